@@ -1,0 +1,44 @@
+# ee-builder: build, test and benchmark an AWX Execution Environment.
+#   make build     compose + build the image from ee-builder.yml / execution-environment.yml
+#   make test      unit and integration tests (real engine, real images)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SETTINGS ?= ee-builder.yml
+PYTEST_ARGS ?=
+
+.PHONY: build context test unit bench inspect host engine venv clean
+
+build: host venv
+	$(BIN)/ee-builder build --settings $(SETTINGS)
+
+context: venv
+	$(BIN)/ee-builder context --settings $(SETTINGS)
+
+inspect: venv
+	$(BIN)/ee-builder inspect $(IMAGE)
+
+test: host venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit: venv
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+bench: host venv
+	$(BIN)/python -m bench.build_bench
+
+# What the host needs: a running container engine, debootstrap, python venv support.
+host engine:
+	scripts/ensure-host
+
+venv: $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf context/_build context/Containerfile .ee-builder .pytest_cache

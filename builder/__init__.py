@@ -1,0 +1,1 @@
+"""ee-builder: compose, build and inspect AWX Execution Environments."""

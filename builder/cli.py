@@ -1,0 +1,84 @@
+"""``ee-builder``: a thin click CLI over the build, context and inspect jobs."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import settings as settings_file
+from .build import build as run_build, prepare
+from .engine import Engine
+from .errors import UserError
+from .inspect import inspect as inspect_image
+from .report import Reporter
+
+
+def _settings(path: str, engine: str | None) -> settings_file.Settings:
+    loaded = settings_file.load(Path(path))
+    if engine:
+        from dataclasses import replace
+        loaded = replace(loaded, engine=replace(loaded.engine, type=engine, url=None))
+    return loaded
+
+
+settings_option = click.option("--settings", "-s", "settings_path", default=settings_file.DEFAULT_FILE,
+                               show_default=True, help="ee-builder settings file.")
+engine_option = click.option("--engine", type=click.Choice(["docker", "podman"]),
+                             help="Container engine (overrides engine.type).")
+
+
+@click.group()
+def cli() -> None:
+    """Compose, build and inspect AWX Execution Environments."""
+
+
+@cli.command()
+@settings_option
+@engine_option
+@click.option("--no-cache", is_flag=True, help="Ignore the engine's layer cache.")
+@click.option("--verbose", "-v", is_flag=True, help="Show the output of every build step.")
+def build(settings_path: str, engine: str | None, no_cache: bool, verbose: bool) -> None:
+    """Compose the definition, build the image and print its summary."""
+    reporter = Reporter(verbose=verbose)
+    settings = _settings(settings_path, engine)
+    summary = run_build(settings, Engine(settings.engine), reporter, nocache=no_cache)
+    reporter.summary(summary, title=f"built {summary.image} in {reporter.elapsed():.0f}s")
+
+
+@cli.command()
+@settings_option
+def context(settings_path: str) -> None:
+    """Compose the definition and write context/ (ansible-builder create) without building."""
+    prepare(_settings(settings_path, None), Reporter())
+
+
+@cli.command(name="inspect")
+@click.argument("image")
+@settings_option
+@engine_option
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def inspect_command(image: str, settings_path: str, engine: str | None, as_json: bool) -> None:
+    """Summarise any IMAGE: versions, collections, user, entrypoint, labels, size."""
+    engine_settings = settings_file.Engine(type=engine or "docker")
+    if Path(settings_path).exists():
+        engine_settings = _settings(settings_path, engine).engine
+    summary = inspect_image(Engine(engine_settings), image)
+    if as_json:
+        click.echo(summary.to_json())
+    else:
+        Reporter().summary(summary, title=image)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=False)
+    except UserError as err:
+        click.echo(f"ee-builder: error: {err}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("ee-builder: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)

@@ -1,0 +1,163 @@
+"""The container engine, driven through the Docker SDK for Python (Docker, or Podman's
+Docker-compatible socket). All engine I/O goes through ``Engine``."""
+from __future__ import annotations
+
+import collections
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import docker
+import docker.errors
+import requests
+
+from .errors import BuildFailed, UserError
+from .settings import Engine as EngineSettings
+
+PODMAN_SOCKETS = ("unix:///run/podman/podman.sock",
+                  f"unix:///run/user/{os.getuid()}/podman/podman.sock")
+_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+_STEP_PODMAN = re.compile(r"^\[(\d+)/(\d+)\] STEP (\d+)/(\d+): (.*)$")
+
+
+@dataclass(frozen=True)
+class BuildEvent:
+    """One thing the engine reported: a new step, a cache hit, or a line of step output."""
+    kind: str  # "step" | "cached" | "output"
+    text: str
+    number: int = 0
+    total: int = 0
+
+
+def _url(settings: EngineSettings) -> str | None:
+    if settings.url:
+        return settings.url
+    if settings.type == "podman":
+        for url in PODMAN_SOCKETS:
+            if os.path.exists(url.removeprefix("unix://")):
+                return url
+        return PODMAN_SOCKETS[0]
+    return None  # DOCKER_HOST or the default socket
+
+
+class Engine:
+    def __init__(self, settings: EngineSettings, timeout: int = 600):
+        url = _url(settings)
+        where = url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        hint = ("start it with `make engine` (installs docker.io and starts dockerd on Debian as root) "
+                "or `dockerd &`" if settings.type == "docker" else
+                "start it with `podman system service --time=0 &`")
+        try:
+            self.client = docker.DockerClient(base_url=url, timeout=timeout) if url else docker.from_env(timeout=timeout)
+            self.client.ping()
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
+            raise UserError(f"container engine ({settings.type}) at {where} is not answering: "
+                            f"{_reason(err)}. Expected a running engine: {hint}, or set engine.url.") from None
+        self.kind = settings.type
+        self.where = where
+
+    def image(self, ref: str):
+        """The image, or None when the engine does not have it."""
+        try:
+            return self.client.images.get(ref)
+        except docker.errors.ImageNotFound:
+            return None
+
+    def pull(self, ref: str) -> str | None:
+        """Pull ``ref``; return None on success, else the engine's reason."""
+        try:
+            self.client.images.pull(ref)
+            return None
+        except (docker.errors.APIError, requests.exceptions.RequestException) as err:
+            return _reason(err)
+
+    def import_rootfs(self, tarball: Path, ref: str, changes: list[str]) -> None:
+        repository, tag = ref.rsplit(":", 1)
+        try:
+            self.client.api.import_image_from_file(str(tarball), repository=repository, tag=tag, changes=changes)
+        except docker.errors.APIError as err:
+            raise UserError(f"engine refused to import {tarball} as {ref}: {_reason(err)}") from None
+
+    def build(self, context: Path, dockerfile: str, buildargs: dict[str, str], labels: dict[str, str],
+              nocache: bool, on_event: Callable[[BuildEvent], None]) -> str:
+        """Build without tagging and return the image ID; tags are added by the caller on success only,
+        so a failed build leaves every existing tag where it was."""
+        tail: collections.deque[str] = collections.deque(maxlen=40)
+        step = None
+        image_id = None
+        stream = self.client.api.build(path=str(context), dockerfile=dockerfile, buildargs=buildargs,
+                                       labels=labels or None, nocache=nocache, rm=True, forcerm=True,
+                                       pull=False, decode=True)
+        try:
+            for chunk in stream:
+                if "error" in chunk:
+                    message = chunk.get("errorDetail", {}).get("message") or chunk["error"]
+                    raise BuildFailed(f"build step failed: {step or '(before the first step)'}\n"
+                                      f"  engine says: {message.strip()}", step=step, tail=list(tail))
+                if "aux" in chunk and "ID" in chunk["aux"]:
+                    image_id = chunk["aux"]["ID"]
+                for line in chunk.get("stream", "").splitlines():
+                    event = _parse(line)
+                    if event is None:
+                        continue
+                    if event.kind == "step":
+                        step = f"[{event.number}/{event.total}] {event.text}"
+                        tail.clear()
+                    elif event.kind == "output":
+                        tail.append(event.text)
+                        if image_id is None and (found := re.match(r"^Successfully built ([0-9a-f]+)$", event.text)):
+                            image_id = found.group(1)
+                    on_event(event)
+        except requests.exceptions.RequestException as err:
+            raise BuildFailed(f"lost the engine during the build at {step}: {_reason(err)}", step=step,
+                              tail=list(tail)) from None
+        if image_id is None:
+            raise BuildFailed(f"the engine ended the build without an image (last step: {step})", step=step,
+                              tail=list(tail))
+        return image_id
+
+    def tag(self, image_id: str, refs: list[str]) -> None:
+        image = self.client.images.get(image_id)
+        for ref in refs:
+            repository, tag = ref.rsplit(":", 1)
+            image.tag(repository, tag)
+
+    def run(self, image: str, command: list[str], entrypoint: list[str] | None = None,
+            user: str | None = None) -> tuple[int, str]:
+        """Run a throw-away container; return (exit code, combined output)."""
+        container = self.client.containers.create(image, command=command, entrypoint=entrypoint, user=user,
+                                                  network_disabled=True)
+        try:
+            try:
+                container.start()
+            except docker.errors.APIError as err:  # e.g. the entrypoint does not exist in the image
+                return 127, _reason(err)
+            rc = container.wait(timeout=300)["StatusCode"]
+            return rc, container.logs(stdout=True, stderr=True).decode(errors="replace")
+        finally:
+            container.remove(force=True)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _parse(line: str) -> BuildEvent | None:
+    line = _ANSI.sub("", line).rstrip()
+    if not line:
+        return None
+    if m := _STEP.match(line):
+        return BuildEvent("step", m.group(3), int(m.group(1)), int(m.group(2)))
+    if m := _STEP_PODMAN.match(line):
+        return BuildEvent("step", m.group(5), int(m.group(3)), int(m.group(4)))
+    if line.strip() in ("---> Using cache", "--> Using cache") or line.startswith("--> Using cache"):
+        return BuildEvent("cached", line.strip())
+    if line.startswith(" ---> ") or line.startswith("Removing intermediate container"):
+        return None
+    return BuildEvent("output", line)
+
+
+def _reason(err: Exception) -> str:
+    text = str(getattr(err, "explanation", None) or err)
+    return text.strip().splitlines()[-1] if text.strip() else type(err).__name__

@@ -1,0 +1,1 @@
+"""Features composed around the user definition; each module has one ``apply(comp, ...)``."""

@@ -1,0 +1,87 @@
+"""What the user sees while long work runs, and the summaries at the end."""
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.table import Table
+
+from .engine import BuildEvent
+from .inspect import Summary
+
+
+class Reporter:
+    """Prints one line per build step with its elapsed time; step output only when verbose."""
+
+    def __init__(self, verbose: bool = False, console: Console | None = None):
+        self.console = console or Console(highlight=False)
+        self.verbose = verbose
+        self.started = time.monotonic()
+        self._step_started = self.started
+        self._step: BuildEvent | None = None
+        self.steps = 0
+        self.cached = 0
+
+    def say(self, message: str) -> None:
+        self.console.print(f"[dim]{self.elapsed():>6.1f}s[/] {message}")
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def event(self, event: BuildEvent) -> None:
+        if event.kind == "step":
+            self._finish_step()
+            self._step, self._step_started = event, time.monotonic()
+            self.steps += 1
+            text = event.text if len(event.text) <= 110 else event.text[:107] + "..."
+            self.console.print(f"[dim]{self.elapsed():>6.1f}s[/] [bold]step {event.number:>2}/{event.total}[/] "
+                               f"{text}", markup=True)
+        elif event.kind == "cached":
+            self.cached += 1
+        elif self.verbose:
+            self.console.print(f"         {event.text}", markup=False)
+
+    def _finish_step(self) -> None:
+        took = time.monotonic() - self._step_started
+        if self._step is not None and took >= 5:
+            self.console.print(f"[dim]{self.elapsed():>6.1f}s[/]            [dim](step took {took:.0f}s)[/]")
+
+    def build_done(self) -> None:
+        self._finish_step()
+        self.say(f"build finished: {self.steps} steps, {self.cached} from cache")
+
+    def failure(self, step: str | None, tail: list[str]) -> None:
+        if tail:
+            self.console.print(f"[red]last output of {step or 'the build'}:[/]")
+            for line in tail[-25:]:
+                self.console.print(f"  | {line}", markup=False)
+
+    def summary(self, summary: Summary, title: str) -> None:
+        table = Table(title=title, show_header=False, title_justify="left")
+        table.add_column(style="bold")
+        table.add_column()
+        for key, value in summary_rows(summary):
+            table.add_row(key, value)
+        self.console.print(table)
+
+
+def summary_rows(s: Summary) -> list[tuple[str, str]]:
+    rows = [
+        ("image", s.image), ("id", s.id), ("tags", ", ".join(s.tags) or "(none)"),
+        ("size", f"{s.size_mb} MB"), ("created", s.created),
+        ("user", s.user), ("entrypoint", " ".join(s.entrypoint) or "(none)"),
+    ]
+    if s.probe_error:
+        rows.append(("probe", s.probe_error))
+    else:
+        rows += [
+            ("python", s.python or "absent"), ("ansible-core", s.ansible_core or "absent"),
+            ("ansible-runner", s.ansible_runner or "absent"),
+            ("pywinrm / pykerberos", f"{s.pywinrm or 'absent'} / {s.pykerberos or 'absent'}"),
+            ("WinRM encryption", {True: "yes", False: "NO (pykerberos lacks authGSSWinRMEncryptMessage)",
+                                  None: "absent"}[s.winrm_encryption]),
+            ("kinit", s.kinit or "absent"),
+            ("collections", ", ".join(f"{k} {v}" for k, v in sorted(s.collections.items())) or "(none)"),
+        ]
+    rows += [(f"label {k}", v) for k, v in sorted(s.labels.items())]
+    return rows

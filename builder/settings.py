@@ -1,0 +1,277 @@
+"""The wrapper's own settings (``ee-builder.yml``), validated once and turned into typed objects.
+
+These stay out of ``execution-environment.yml`` so that file remains valid for plain
+ansible-builder.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import definition as definition_file
+from . import yamlfile
+from .definition import Definition
+from .errors import UserError
+
+DEFAULT_FILE = "ee-builder.yml"
+
+_TAG = {"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
+        "description": "a Docker tag: letters, digits, '_', '.', '-', at most 128 characters"}
+_IMAGE_REF = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._/:-]*:[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+              "description": "a lowercase image reference with a tag, e.g. localhost/debian:bookworm"}
+_REPO = {"type": "string", "pattern": r"^[a-z0-9]+([._/:-][a-z0-9]+)*$",
+         "description": "a lowercase repository name without a tag, e.g. localhost/awx-ee"}
+_TEXT = {"type": "string", "minLength": 1, "description": "a non-empty string"}
+_URL = {"type": "string", "pattern": r"^https?://[^\s]+$", "description": "an http:// or https:// URL"}
+_UPPER_NAME = r"^[A-Z_][A-Z0-9_]*$"
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "definition": _TEXT,
+        "image": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "name": _REPO,
+                "tags": {"type": "array", "items": _TAG, "minItems": 1},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        },
+        "engine": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "type": {"enum": ["docker", "podman"]},
+                "url": {"type": "string", "pattern": r"^(unix|tcp|ssh|npipe)://.+",
+                        "description": "an engine URL such as unix:///run/podman/podman.sock"},
+            },
+        },
+        "base": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "image": _IMAGE_REF,
+                "family": {"enum": ["dpkg", "rpm"]},
+                "package_manager": {"enum": ["dnf", "microdnf"]},
+                "python": {
+                    "type": "object", "additionalProperties": False, "required": ["package", "path"],
+                    "properties": {"package": _TEXT,
+                                   "path": {"type": "string", "pattern": r"^/\S+$",
+                                            "description": "an absolute path"}},
+                },
+                "bootstrap": {
+                    "type": "object", "additionalProperties": False,
+                    "properties": {
+                        "enabled": {"type": "boolean"},
+                        "suite": {"type": "string", "pattern": r"^[a-z]+$",
+                                  "description": "a lowercase Debian/Ubuntu suite name such as bookworm"},
+                        "mirror": _URL,
+                    },
+                },
+            },
+        },
+        "trust": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "ca_bundles": {"type": "array", "items": _TEXT},
+                "keep_in_final": {"type": "boolean"},
+                "http_proxy": _URL,
+                "https_proxy": _URL,
+                "no_proxy": _TEXT,
+                "pip_index_url": _URL,
+                "pip_trusted_host": _TEXT,
+            },
+        },
+        "collections": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "source": {"enum": ["auto", "galaxy", "local", "pypi"]},
+                "local_path": _TEXT,
+                "pypi_package": {"type": "string", "pattern": r"^ansible==\d+(\.\d+)*$",
+                                 "description": "an exact pin of the ansible package, e.g. ansible==12.3.0"},
+                "galaxy_server": _URL,
+            },
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """How to build a Debian-family base from a mirror when the base image is missing."""
+
+    enabled: bool = True
+    suite: str = "bookworm"
+    mirror: str = "http://deb.debian.org/debian"
+
+
+@dataclass(frozen=True)
+class Python:
+    package: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Base:
+    """The base image; its name defaults to the definition's images.base_image."""
+
+    image: str
+    family: str
+    package_manager: str = "dnf"
+    python: Python | None = None
+    bootstrap: Bootstrap = field(default_factory=Bootstrap)
+
+
+@dataclass(frozen=True)
+class Trust:
+    ca_bundles: tuple[Path, ...] = ()
+    keep_in_final: bool = False
+    http_proxy: str | None = None
+    https_proxy: str | None = None
+    no_proxy: str | None = None
+    pip_index_url: str | None = None
+    pip_trusted_host: str | None = None
+
+    def proxy_env(self) -> dict[str, str]:
+        """Proxy variables for the build, upper and lower case as tools disagree on which they read."""
+        out = {}
+        for name in ("http_proxy", "https_proxy", "no_proxy"):
+            value = getattr(self, name)
+            if value:
+                out[name] = out[name.upper()] = value
+        return out
+
+
+@dataclass(frozen=True)
+class Collections:
+    source: str = "auto"
+    local_path: Path | None = None
+    pypi_package: str = "ansible==12.3.0"
+    galaxy_server: str = "https://galaxy.ansible.com"
+
+
+@dataclass(frozen=True)
+class Image:
+    name: str = "localhost/awx-ee"
+    tags: tuple[str, ...] = ("latest",)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def refs(self) -> list[str]:
+        return [f"{self.name}:{tag}" for tag in self.tags]
+
+
+@dataclass(frozen=True)
+class Engine:
+    type: str = "docker"
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path
+    definition: Definition
+    base: Base
+    image: Image = field(default_factory=Image)
+    engine: Engine = field(default_factory=Engine)
+    trust: Trust = field(default_factory=Trust)
+    collections: Collections = field(default_factory=Collections)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+
+_FAMILY_HINTS = {"dpkg": ("debian", "ubuntu"), "rpm": ("centos", "ubi", "rhel", "fedora", "awx-ee",
+                                                       "rocky", "alma", "ansible-runner", "ee-minimal")}
+
+
+def load(path: Path | str = DEFAULT_FILE) -> Settings:
+    """Read and validate ``path``; raise UserError naming file, line, key path and expectation."""
+    path = Path(path)
+    doc = yamlfile.load(path, what="ee-builder settings")
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise UserError(f"{doc.where(())}: ee-builder settings must be a mapping of sections "
+                        f"(image, engine, base, trust, collections), got {type(data).__name__}.")
+    doc.validate(SCHEMA)
+    return _build(doc, data, path)
+
+
+def _build(doc: yamlfile.Document, data: dict, path: Path) -> Settings:
+    root = path.parent
+
+    def section(name: str) -> dict:
+        return data.get(name) or {}
+
+    def local(keypath: yamlfile.KeyPath, value: str, what: str) -> Path:
+        resolved = (root / value).resolve()
+        if not resolved.exists():
+            raise UserError(f"{doc.where(keypath)}: {yamlfile.dotted(keypath)}: {what} {resolved} does not "
+                            f"exist. Fix the path (relative paths start at {root.resolve()}).")
+        return resolved
+
+    definition = definition_file.load(
+        local(("definition",), data.get("definition", "execution-environment.yml"), "EE definition"))
+    base = section("base")
+    image_ref = base.get("image") or definition.base_image
+    if not image_ref:
+        raise UserError(f"{doc.where(('base',))}: base.image: no base image. Expected base.image here or "
+                        f"images.base_image.name in {definition.path}.")
+    family = base.get("family") or _infer_family(image_ref)
+    if family is None:
+        raise UserError(f"{doc.where(('base', 'image'))}: base.family: cannot tell the package family of "
+                        f"{image_ref!r}. Expected base.family: dpkg (Debian/Ubuntu) or rpm (RHEL family).")
+
+    trust = section("trust")
+    index = trust.get("pip_index_url")
+    if index and re.search(r"//[^/@]+@", index):
+        raise UserError(f"{doc.where(('trust', 'pip_index_url'))}: trust.pip_index_url: holds credentials, "
+                        f"which would be stored in the image history. Expected a URL without user:password; "
+                        f"give credentials to pip through a netrc file outside the image instead.")
+    collections = section("collections")
+    source = collections.get("source", "auto")
+    local_path = collections.get("local_path")
+    if source == "local" and not local_path:
+        raise UserError(f"{doc.where(('collections', 'source'))}: collections.source is 'local' but "
+                        f"collections.local_path is not set. Expected the directory holding the collections.")
+
+    image = section("image")
+    return Settings(
+        path=path,
+        definition=definition,
+        image=Image(name=image.get("name", Image.name), tags=tuple(image.get("tags", Image.tags)),
+                    labels=dict(image.get("labels", {}))),
+        engine=Engine(**section("engine")),
+        base=Base(
+            image=image_ref, family=family, package_manager=base.get("package_manager", "dnf"),
+            python=Python(**base["python"]) if base.get("python") else None,
+            bootstrap=Bootstrap(**base.get("bootstrap", {})),
+        ),
+        trust=Trust(
+            ca_bundles=tuple(local(("trust", "ca_bundles", i), p, "CA bundle")
+                             for i, p in enumerate(trust.get("ca_bundles", []))),
+            keep_in_final=trust.get("keep_in_final", False),
+            # Unset proxies fall back to the environment, as CI runners usually provide them there.
+            **{k: trust.get(k) or os.environ.get(k) or os.environ.get(k.upper()) or None
+               for k in ("http_proxy", "https_proxy", "no_proxy")},
+            pip_index_url=index, pip_trusted_host=trust.get("pip_trusted_host"),
+        ),
+        collections=Collections(
+            source=source,
+            local_path=local(("collections", "local_path"), local_path, "collections directory")
+            if local_path and source in ("local", "auto") else None,
+            pypi_package=collections.get("pypi_package", Collections.pypi_package),
+            galaxy_server=collections.get("galaxy_server", Collections.galaxy_server),
+        ),
+    )
+
+
+def _infer_family(image_ref: str) -> str | None:
+    name = image_ref.rsplit(":", 1)[0].lower()
+    for family, hints in _FAMILY_HINTS.items():
+        if any(hint in name for hint in hints):
+            return family
+    return None

@@ -1,0 +1,31 @@
+"""Shared test helpers: project paths and writing small settings/definition files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    """A scratch project: returns a writer ``write(name, data_or_text) -> Path``."""
+    def write(name: str, content) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content if isinstance(content, str) else yaml.safe_dump(content, sort_keys=False))
+        return path
+    write.root = tmp_path
+    return write
+
+
+def minimal_definition(**extra) -> dict:
+    data = {
+        "version": 3,
+        "images": {"base_image": {"name": "localhost/debian:bookworm"}},
+        "dependencies": {"python": ["pywinrm"], "galaxy": {"collections": ["ansible.windows"]}},
+    }
+    data.update(extra)
+    return data

@@ -1,0 +1,130 @@
+"""Composition for both base families, compared with reviewed golden files.
+
+Regenerate the goldens after an intended change with ``UPDATE_GOLDEN=1 pytest tests/unit`` and
+review the diff like code.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from builder import compose, settings
+from builder.collection_sources import Artifact
+from tests.conftest import ROOT
+
+GOLDEN = Path(__file__).parent / "golden"
+
+RPM_SETTINGS = """
+definition: {definition}
+base:
+  image: quay.io/centos/centos:stream9
+  package_manager: dnf
+  python: {{package: python3.11, path: /usr/bin/python3.11}}
+trust:
+  ca_bundles: [ca.crt]
+  pip_index_url: https://pypi.corp.test/simple
+  pip_trusted_host: pypi.corp.test
+  http_proxy: http://proxy.corp.test:3128
+  no_proxy: localhost,.corp.test
+collections:
+  source: galaxy
+"""
+
+DPKG_SETTINGS = """
+definition: {definition}
+trust:
+  ca_bundles: [ca.crt]
+collections:
+  source: pypi
+"""
+
+
+def composed(project, text: str, artifacts) -> tuple[dict, compose.Composed]:
+    project("ca.crt", "-----BEGIN CERTIFICATE-----\nTEST\n-----END CERTIFICATE-----\n")
+    path = project("ee-builder.yml", text.format(definition=ROOT / "execution-environment.yml"))
+    result = compose.compose(settings.load(path), Path("/staging"), artifacts)
+    return result.definition, result
+
+
+def check_golden(name: str, data: dict) -> None:
+    text = yaml.safe_dump(data, sort_keys=False).replace(str(ROOT), "<project>")
+    golden = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text(), f"composition changed; review and regenerate {golden}"
+
+
+@pytest.fixture
+def artifacts(tmp_path):
+    return [Artifact("ansible.windows", "3.3.0", Path("/cache/ansible-windows-3.3.0.tar.gz")),
+            Artifact("microsoft.ad", "1.10.0", Path("/cache/microsoft-ad-1.10.0.tar.gz"))]
+
+
+def test_dpkg_composition_matches_golden(project, artifacts):
+    definition, result = composed(project, DPKG_SETTINGS, artifacts)
+    check_golden("compose-dpkg.yml", definition)
+    assert result.build_args == {}
+
+
+def test_rpm_composition_matches_golden(project):
+    definition, result = composed(project, RPM_SETTINGS, None)
+    check_golden("compose-rpm.yml", definition)
+    assert result.build_args == {
+        "http_proxy": "http://proxy.corp.test:3128", "HTTP_PROXY": "http://proxy.corp.test:3128",
+        "no_proxy": "localhost,.corp.test", "NO_PROXY": "localhost,.corp.test",
+        "PIP_INDEX_URL": "https://pypi.corp.test/simple", "PIP_TRUSTED_HOST": "pypi.corp.test",
+    }
+
+
+def test_dpkg_uses_apt_front_and_skips_ensurepip(project, artifacts):
+    definition, result = composed(project, DPKG_SETTINGS, artifacts)
+    assert definition["options"]["package_manager_path"] == "/usr/local/sbin/ee-apt"
+    assert definition["options"]["skip_pip_install"] is True
+    front = result.generated[Path("/staging/files/ee-builder/ee-apt")].decode()
+    assert "rm -rf /var/lib/apt/lists/*" in front and "--no-install-recommends" in front
+
+
+def test_ca_is_trusted_first_and_removed_last(project, artifacts):
+    definition, result = composed(project, DPKG_SETTINGS, artifacts)
+    steps = definition["additional_build_steps"]
+    assert "COPY _build/ee-builder/trust/ /usr/local/share/ca-certificates/ee-builder/" in steps["prepend_base"]
+    assert steps["append_final"][-1].startswith("RUN rm -rf /usr/local/share/ca-certificates/ee-builder")
+    assert result.generated[Path("/staging/files/ee-builder/trust/ee-builder-0.crt")].startswith(b"-----BEGIN")
+
+
+def test_keep_in_final_keeps_ca(project, artifacts):
+    keep = DPKG_SETTINGS.replace("ca_bundles: [ca.crt]", "ca_bundles: [ca.crt]\n  keep_in_final: true")
+    definition, _ = composed(project, keep, artifacts)
+    assert "append_final" not in definition["additional_build_steps"]
+
+
+def test_user_steps_sit_between_feature_set_up_and_clean_up(project, artifacts):
+    user = yaml.safe_load((ROOT / "execution-environment.yml").read_text())
+    user["additional_build_steps"] = {"prepend_base": ["RUN echo user-prepend"], "append_final": ["RUN echo user-append"]}
+    project("ee.yml", user)
+    text = DPKG_SETTINGS.replace("definition: {definition}", "definition: ee.yml")
+    project("ca.crt", "x")
+    result = compose.compose(settings.load(project("ee-builder.yml", text)), Path("/staging"), artifacts)
+    steps = result.definition["additional_build_steps"]
+    assert steps["prepend_base"][-1] == "RUN echo user-prepend"
+    assert steps["prepend_base"][0].startswith("COPY _build/ee-builder/ee-apt")
+    assert steps["append_final"][0] == "RUN echo user-append"
+
+
+def test_offline_collections_replace_galaxy_requirements(project, artifacts):
+    definition, _ = composed(project, DPKG_SETTINGS, artifacts)
+    assert definition["dependencies"]["galaxy"] == {"collections": [
+        {"name": "/build/ee-builder/collections/ansible-windows-3.3.0.tar.gz", "type": "file"},
+        {"name": "/build/ee-builder/collections/microsoft-ad-1.10.0.tar.gz", "type": "file"}]}
+    assert definition["build_arg_defaults"]["ANSIBLE_GALAXY_CLI_COLLECTION_OPTS"] == "--offline"
+
+
+def test_pip_index_is_an_arg_in_every_stage(project):
+    definition, _ = composed(project, RPM_SETTINGS, None)
+    steps = definition["additional_build_steps"]
+    for stage in compose.STAGES:
+        assert "ARG PIP_INDEX_URL" in steps[f"prepend_{stage}"], stage
+    assert not any("pypi.corp.test" in line for lines in steps.values() for line in lines)
