@@ -82,3 +82,7 @@ def main() -> None:
     except click.ClickException as err:
         err.show()
         sys.exit(err.exit_code)
+
+
+if __name__ == "__main__":
+    main()

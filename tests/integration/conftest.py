@@ -1,0 +1,53 @@
+"""Integration fixtures: a real engine and the default image built by `make build` from a clean clone."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from builder.engine import Engine
+from builder.settings import Engine as EngineSettings
+from tests.conftest import ROOT
+
+IMAGE = "localhost/awx-ee-kerberos:latest"
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    # No skip: these tests exist to prove the image on a real engine; `make test` starts one.
+    return Engine(EngineSettings())
+
+
+@dataclass
+class Built:
+    clone: Path
+    output: str
+    image: str
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory, engine) -> Built:
+    """`make build` in a fresh `git clone` of this repository (committed state only)."""
+    clone = tmp_path_factory.mktemp("clone") / "ee"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV",)}
+    result = subprocess.run(["make", "build", f"PYTHON={sys.executable}"], cwd=clone, env=env,
+                            capture_output=True, text=True, timeout=3600)
+    output = result.stdout + result.stderr
+    (tmp_path_factory.getbasetemp() / "make-build.log").write_text(output)
+    assert result.returncode == 0, f"make build failed:\n{output[-6000:]}"
+    return Built(clone, output, IMAGE)
+
+
+def run_in(engine: Engine, image: str, script: str, user: str | None = None) -> tuple[int, str]:
+    """Run ``script`` with bash through the image's own entrypoint, as AWX would."""
+    return engine.run(image, ["bash", "-c", script], user=user)
+
+
+def ee_builder(*args: str, cwd: Path, timeout: int = 1800) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "builder.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -1,0 +1,101 @@
+"""The default image, built by `make build` from a clean clone, checked from the inside."""
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import textwrap
+
+from tests.integration.conftest import run_in
+
+
+def test_make_build_prints_summary(built):
+    for expected in ("built localhost/awx-ee-kerberos:latest", "ansible-core", "2.19.14", "ansible-runner",
+                     "2.4.3", "python", "3.11", "ansible.windows", "community.windows", "microsoft.ad", "size"):
+        assert expected in built.output, expected
+
+
+def test_ansible_and_runner_versions(built, engine):
+    rc, out = run_in(engine, built.image, "ansible --version && ansible-runner --version")
+    assert rc == 0, out
+    assert "ansible [core 2.19.14]" in out
+    assert "2.4.3" in out
+
+
+def test_collections_installed(built, engine):
+    rc, out = run_in(engine, built.image, "ansible-galaxy collection list")
+    assert rc == 0, out
+    for name in ("ansible.windows", "community.windows", "microsoft.ad"):
+        assert name in out, out
+
+
+def test_winrm_kerberos_with_message_encryption(built, engine):
+    rc, out = run_in(engine, built.image, "python3 -c \"import winrm, kerberos; "
+                     "assert hasattr(kerberos, 'authGSSWinRMEncryptMessage'); print('encryption ok')\"")
+    assert rc == 0 and "encryption ok" in out, out
+
+
+def test_kinit_present(built, engine):
+    rc, out = run_in(engine, built.image, "command -v kinit && command -v klist")
+    assert rc == 0, out
+    assert "/usr/bin/kinit" in out
+
+
+def test_runs_as_non_root(built, engine):
+    image = engine.image(built.image)
+    assert image.attrs["Config"]["User"] not in ("", "0", "root")
+    rc, out = run_in(engine, built.image, "id -u")
+    assert rc == 0 and out.strip().splitlines()[-1] != "0", out
+
+
+def test_ansible_runner_runs_a_local_playbook(built, engine):
+    playbook = textwrap.dedent("""\
+        - hosts: localhost
+          gather_facts: true
+          tasks:
+            - name: say hello
+              debug:
+                msg: "hello from {{ ansible_facts.distribution }}"
+            - name: loop
+              command: echo item-{{ item }}
+              loop: [1, 2, 3]
+    """)
+    script = textwrap.dedent(f"""\
+        set -e
+        mkdir -p /tmp/pdd/project /tmp/pdd/inventory
+        cat > /tmp/pdd/project/site.yml <<'YML'
+        {textwrap.indent(playbook, '        ').strip()}
+        YML
+        echo 'localhost ansible_connection=local' > /tmp/pdd/inventory/hosts
+        ansible-runner run /tmp/pdd -p site.yml > /tmp/run.log 2>&1 || true
+        cat /tmp/run.log
+        echo "STATUS=$(cat /tmp/pdd/artifacts/*/status) RC=$(cat /tmp/pdd/artifacts/*/rc)"
+    """)
+    rc, out = run_in(engine, built.image, script)
+    assert "STATUS=successful RC=0" in out, out
+    assert "hello from Debian" in out
+    assert "item-3" in out
+
+
+def test_no_gcc_and_no_apt_lists_in_any_layer(built, engine):
+    """Checks every layer of the saved image, not just the top filesystem: a file deleted in a
+    later layer still ships in an earlier one."""
+    image = engine.image(built.image)
+    archive = io.BytesIO(b"".join(image.save(named=False)))
+    offenders = []
+    with tarfile.open(fileobj=archive) as outer:
+        manifest = json.load(outer.extractfile("manifest.json"))
+        for layer in manifest[0]["Layers"]:
+            with tarfile.open(fileobj=outer.extractfile(layer)) as inner:
+                for name in inner.getnames():
+                    if name.startswith("var/lib/apt/lists/") and not name.endswith(("/partial", "/lock")):
+                        offenders.append(f"{layer}: {name}")
+                    if name in ("usr/bin/gcc", "usr/bin/cc") or name.startswith("usr/lib/gcc/x86_64-linux-gnu/12/cc1"):
+                        offenders.append(f"{layer}: {name}")
+    assert not offenders, "\n".join(offenders[:20])
+
+
+def test_build_only_ca_removed_from_final_trust_store(built, engine):
+    rc, out = run_in(engine, built.image, "ls /usr/local/share/ca-certificates/")
+    assert rc == 0, out
+    assert "ee-builder" not in out
