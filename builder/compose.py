@@ -52,10 +52,6 @@ class Composition:
         self.build_files.append({"src": str(src), "dest": dest})
         return f"_build/{dest}/{src.name}"
 
-    def steps_for_every_stage(self, *lines: str) -> None:
-        for stage in STAGES:
-            self.prepend[stage].extend(lines)
-
 
 @dataclass
 class Composed:

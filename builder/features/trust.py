@@ -4,13 +4,16 @@
   them) and removed from the final image's store unless ``keep_in_final``.
 - Proxies are Docker's predefined build args: every RUN sees them and they are kept out of the
   image and its history.
-- The pip index is declared as an ARG in every stage, so it never lands in the image's ENV.
+- The pip index goes into /etc/pip.conf in the base stage, which every stage inherits (an ARG
+  would come too late in the builder stage, whose first pip call precedes ``prepend_builder``),
+  and is removed at the end of the final stage unless ``keep_in_final``.
 """
 from __future__ import annotations
 
 from ..compose import Composition
 from ..settings import Trust
 
+PIP_CONF = "/etc/pip.conf"
 _STORE = {
     # family: (where the bundles go, what removes them, refresh command). update-ca-certificates
     # reads subdirectories; p11-kit's anchors directory is read flat, hence the file prefix there.
@@ -35,8 +38,11 @@ def apply(comp: Composition, trust: Trust, family: str) -> None:
             fresh = " --fresh" if family == "dpkg" else ""
             comp.append["final"].append(f"RUN rm -rf {ours} && {refresh}{fresh}")
     comp.build_args.update(trust.proxy_env())
-    index_args = {"PIP_INDEX_URL": trust.pip_index_url, "PIP_TRUSTED_HOST": trust.pip_trusted_host}
-    index_args = {name: value for name, value in index_args.items() if value}
-    if index_args:
-        comp.steps_for_every_stage(*(f"ARG {name}" for name in index_args))
-        comp.build_args.update(index_args)
+    pip_conf = {"index-url": trust.pip_index_url, "trusted-host": trust.pip_trusted_host}
+    pip_conf = {key: value for key, value in pip_conf.items() if value}
+    if pip_conf:
+        text = "[global]\n" + "".join(f"{key} = {value}\n" for key, value in pip_conf.items())
+        conf = comp.add_file("ee-builder", "pip.conf", text.encode())
+        comp.prepend["base"].append(f"COPY {conf} {PIP_CONF}")
+        if not trust.keep_in_final:
+            comp.append["final"].append(f"RUN rm -f {PIP_CONF}")

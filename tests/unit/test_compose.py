@@ -75,7 +75,6 @@ def test_rpm_composition_matches_golden(project):
     assert result.build_args == {
         "http_proxy": "http://proxy.corp.test:3128", "HTTP_PROXY": "http://proxy.corp.test:3128",
         "no_proxy": "localhost,.corp.test", "NO_PROXY": "localhost,.corp.test",
-        "PIP_INDEX_URL": "https://pypi.corp.test/simple", "PIP_TRUSTED_HOST": "pypi.corp.test",
     }
 
 
@@ -122,9 +121,11 @@ def test_offline_collections_replace_galaxy_requirements(project, artifacts):
     assert definition["build_arg_defaults"]["ANSIBLE_GALAXY_CLI_COLLECTION_OPTS"] == "--offline"
 
 
-def test_pip_index_is_an_arg_in_every_stage(project):
-    definition, _ = composed(project, RPM_SETTINGS, None)
+def test_pip_index_reaches_every_stage_through_base_and_leaves_final(project):
+    definition, result = composed(project, RPM_SETTINGS, None)
     steps = definition["additional_build_steps"]
-    for stage in compose.STAGES:
-        assert "ARG PIP_INDEX_URL" in steps[f"prepend_{stage}"], stage
+    assert "COPY _build/ee-builder/pip.conf /etc/pip.conf" in steps["prepend_base"]
+    assert "RUN rm -f /etc/pip.conf" in steps["append_final"]
+    assert result.generated[Path("/staging/files/ee-builder/pip.conf")] == (
+        b"[global]\nindex-url = https://pypi.corp.test/simple\ntrusted-host = pypi.corp.test\n")
     assert not any("pypi.corp.test" in line for lines in steps.values() for line in lines)
