@@ -14,7 +14,8 @@ class Reporter:
     """Prints one line per build step with its elapsed time; step output only when verbose."""
 
     def __init__(self, verbose: bool = False, console: Console | None = None):
-        self.console = console or Console(highlight=False)
+        # soft_wrap: CI logs are not terminals; long step lines stay whole instead of wrapping at 80.
+        self.console = console or Console(highlight=False, soft_wrap=True)
         self.verbose = verbose
         self.started = time.monotonic()
         self._step_started = self.started

@@ -67,7 +67,10 @@ def test_failing_build_step_names_step_and_keeps_tags(tmp_path, built, engine):
     previous.tag("localhost/ee-builder-test-failing", "latest")
     definition = yaml.safe_load((ROOT / "execution-environment.yml").read_text())
     definition["additional_build_steps"] = {"append_final": ["RUN echo 'checking site policy' && exit 3"]}
-    project = project_with(tmp_path, "image:\n  name: localhost/ee-builder-test-failing\n", definition)
+    # The project's own settings (same base and trust), so every earlier layer comes from cache.
+    settings = (ROOT / "ee-builder.yml").read_text().replace("name: localhost/awx-ee-kerberos",
+                                                             "name: localhost/ee-builder-test-failing")
+    project = project_with(tmp_path, settings, definition)
     try:
         output = failed(ee_builder("build", cwd=project))
         assert "build step failed:" in output and "RUN echo 'checking site policy' && exit 3" in output
