@@ -51,7 +51,7 @@ def ensure(engine: Engine, base: Base, say: Callable[[str], None] = print) -> st
 def rootfs_tarball(base: Base, say: Callable[[str], None] = print) -> Path:
     """A trimmed minbase root filesystem, cached by suite and mirror."""
     boot = base.bootstrap
-    key = hashlib.sha256(f"{boot.suite} {boot.mirror} {DPKG_EXCLUDES} {APT_CONF}".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{sources_list(base)} {DPKG_EXCLUDES} {APT_CONF}".encode()).hexdigest()[:12]
     target = cache_dir() / "base" / f"debian-{boot.suite}-{key}.tar"
     if target.exists():
         say(f"reusing cached root filesystem {target}")
@@ -76,8 +76,18 @@ def rootfs_tarball(base: Base, say: Callable[[str], None] = print) -> Path:
             tail = log.read_text(errors="replace").strip().splitlines()[-5:]
             raise UserError(f"base.bootstrap: debootstrap of {boot.suite} from {boot.mirror} failed:\n  "
                             + "\n  ".join(tail) + "\n  Check base.bootstrap.mirror and suite.")
+        # debootstrap only knows the release itself: add updates and security, and take them now.
+        _write(rootfs / "etc/apt/sources.list", sources_list(base))
+        say("applying updates and security fixes")
+        upgrade = subprocess.run(["chroot", str(rootfs), "sh", "-c",
+                                  "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get -y -q upgrade"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if upgrade.returncode != 0:
+            tail = upgrade.stdout.strip().splitlines()[-5:]
+            raise UserError("base.bootstrap: updating the bootstrapped system failed:\n  " + "\n  ".join(tail) +
+                            "\n  Check base.bootstrap.mirror and security_mirror.")
         # Files unpacked before our dpkg excludes took effect, and what an image must not carry.
-        for pattern in ("usr/share/doc/*/[!c]*", "usr/share/man/*", "usr/share/info/*", "usr/share/locale/*",
+        for pattern in ("usr/share/doc/*/*", "usr/share/man/*", "usr/share/info/*", "usr/share/locale/*",
                         "var/lib/apt/lists/*", "var/cache/apt/*", "var/cache/debconf/*-old", "var/log/*"):
             for path in rootfs.glob(pattern):
                 if path.name in ("locale.alias", "copyright"):
@@ -88,6 +98,14 @@ def rootfs_tarball(base: Base, say: Callable[[str], None] = print) -> Path:
                        check=True)
         partial.rename(target)
     return target
+
+
+def sources_list(base: Base) -> str:
+    boot = base.bootstrap
+    lines = [f"deb {boot.mirror} {boot.suite} main", f"deb {boot.mirror} {boot.suite}-updates main"]
+    if boot.security_mirror:
+        lines.append(f"deb {boot.security_mirror} {boot.suite}-security main")
+    return "\n".join(lines) + "\n"
 
 
 def _write(path: Path, text: str) -> None:

@@ -2,6 +2,7 @@
 through the engine, tag on success only, and summarise what the image holds."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,13 +23,21 @@ class Prepared:
     packages: dict[str, list[str]]
 
 
-def prepare(settings: Settings, reporter: Reporter, context: Path | None = None) -> Prepared:
-    """Compose and run ``ansible-builder create``; nothing touches the engine."""
+def wheel_cache(settings: Settings) -> Path:
+    """Where wheels built on this base are kept between builds (they are specific to its libraries)."""
+    key = hashlib.sha256(f"{settings.base.image} {settings.base.family}".encode()).hexdigest()[:16]
+    return collection_sources.cache_dir() / "wheels" / key
+
+
+def prepare(settings: Settings, reporter: Reporter, context: Path | None = None, cold: bool = False) -> Prepared:
+    """Compose and run ``ansible-builder create``; nothing touches the engine. ``cold`` leaves out
+    the wheels of earlier builds."""
     context = context or settings.root / "context"
     staging = (settings.root / ".ee-builder").resolve()
     source, artifacts = collection_sources.resolve(
         settings.collections, settings.definition.galaxy_requirements(), reporter.say)
-    composed = compose.compose(settings, staging, artifacts)
+    wheels = None if cold or not wheel_cache(settings).is_dir() else wheel_cache(settings)
+    composed = compose.compose(settings, staging, artifacts, wheels)
     compose.write(composed, staging)
     containerfile = compose.create_context(composed.path, context)
     packages = sysdeps.resolve((context / "_build" / "bindep.txt").read_text(), settings.base.family)
@@ -40,7 +49,8 @@ def prepare(settings: Settings, reporter: Reporter, context: Path | None = None)
 
 def build(settings: Settings, engine: Engine, reporter: Reporter, nocache: bool = False,
           prepared: Prepared | None = None) -> Summary:
-    prepared = prepared or prepare(settings, reporter)
+    """``nocache``: a cold build, ignoring both the engine's layer cache and kept wheels."""
+    prepared = prepared or prepare(settings, reporter, cold=nocache)
     how = base_image.ensure(engine, settings.base, reporter.say)
     reporter.say(f"base image {settings.base.image}: {how}")
     reporter.say(f"building {', '.join(settings.image.refs)} with {engine.kind}")
@@ -52,4 +62,18 @@ def build(settings: Settings, engine: Engine, reporter: Reporter, nocache: bool 
         raise
     reporter.build_done()
     engine.tag(image_id, settings.image.refs)
+    keep_wheels(settings, engine, prepared, reporter)
     return inspect(engine, settings.image.refs[0])
+
+
+def keep_wheels(settings: Settings, engine: Engine, prepared: Prepared, reporter: Reporter) -> None:
+    """Save the wheels the builder stage compiled, for the next build. The builder stage is
+    rebuilt from the layer cache just made, so this costs seconds."""
+    builder_stage = engine.build(prepared.context, prepared.containerfile.name, prepared.composed.build_args,
+                                 {}, False, lambda event: None, target="builder")
+    target = wheel_cache(settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not engine.copy_out(builder_stage, "/output/wheels/wheels", target):
+        target.mkdir(exist_ok=True)
+    count = sum(1 for _ in target.rglob("*.whl"))
+    reporter.say(f"kept {count} locally built wheel(s) in {target} for later builds")

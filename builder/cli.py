@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -17,7 +18,6 @@ from .report import Reporter
 def _settings(path: str, engine: str | None) -> settings_file.Settings:
     loaded = settings_file.load(Path(path))
     if engine:
-        from dataclasses import replace
         loaded = replace(loaded, engine=replace(loaded.engine, type=engine, url=None))
     return loaded
 

@@ -52,6 +52,11 @@ class Composition:
         self.build_files.append({"src": str(src), "dest": dest})
         return f"_build/{dest}/{src.name}"
 
+    def add_directory(self, dest: str, src: Path) -> str:
+        """The contents of ``src`` land in ``_build/<dest>/`` (ansible-builder copies directories so)."""
+        self.build_files.append({"src": str(src), "dest": dest})
+        return f"_build/{dest}"
+
 
 @dataclass
 class Composed:
@@ -61,15 +66,18 @@ class Composed:
     path: Path | None = None  # where write() put the definition
 
 
-def compose(settings: Settings, staging: Path, collections: list[Artifact] | None) -> Composed:
-    """``collections``: local artifacts to install offline, or None to let Galaxy supply them."""
-    from .features import collections as collections_feature, family, trust
+def compose(settings: Settings, staging: Path, collections: list[Artifact] | None,
+            wheels: Path | None = None) -> Composed:
+    """``collections``: local artifacts to install offline, or None to let Galaxy supply them.
+    ``wheels``: wheels built by earlier builds, or None for a cold build."""
+    from .features import collections as collections_feature, family, trust, wheel_cache
 
     comp = Composition(staging)
     family.apply(comp, settings.base)
     trust.apply(comp, settings.trust, settings.base.family)
     if collections is not None:
         collections_feature.apply(comp, collections)
+    wheel_cache.apply(comp, wheels)
     return Composed(_merge(settings, comp), comp.generated, dict(comp.build_args))
 
 

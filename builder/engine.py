@@ -3,8 +3,12 @@ Docker-compatible socket). All engine I/O goes through ``Engine``."""
 from __future__ import annotations
 
 import collections
+import io
 import os
 import re
+import shutil
+import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -81,15 +85,15 @@ class Engine:
             raise UserError(f"engine refused to import {tarball} as {ref}: {_reason(err)}") from None
 
     def build(self, context: Path, dockerfile: str, buildargs: dict[str, str], labels: dict[str, str],
-              nocache: bool, on_event: Callable[[BuildEvent], None]) -> str:
+              nocache: bool, on_event: Callable[[BuildEvent], None], target: str | None = None) -> str:
         """Build without tagging and return the image ID; tags are added by the caller on success only,
-        so a failed build leaves every existing tag where it was."""
+        so a failed build leaves every existing tag where it was. ``target`` stops at that stage."""
         tail: collections.deque[str] = collections.deque(maxlen=40)
         step = None
         image_id = None
         stream = self.client.api.build(path=str(context), dockerfile=dockerfile, buildargs=buildargs,
                                        labels=labels or None, nocache=nocache, rm=True, forcerm=True,
-                                       pull=False, decode=True)
+                                       pull=False, decode=True, target=target)
         try:
             for chunk in stream:
                 if "error" in chunk:
@@ -124,6 +128,27 @@ class Engine:
             repository, tag = ref.rsplit(":", 1)
             image.tag(repository, tag)
 
+    def copy_out(self, image: str, path: str, dest: Path) -> bool:
+        """Replace ``dest`` with the contents of directory ``path`` in ``image``; False if absent."""
+        container = self.client.containers.create(image, command=["true"])
+        try:
+            try:
+                stream, _ = container.get_archive(path)
+            except docker.errors.NotFound:
+                return False
+            staging = Path(tempfile.mkdtemp(prefix=".copy-", dir=dest.parent))
+            try:
+                with tarfile.open(fileobj=_Reader(stream), mode="r|") as tar:
+                    # "data" refuses absolute paths, links out of the tree and device files.
+                    tar.extractall(staging, filter="data")
+                shutil.rmtree(dest, ignore_errors=True)
+                (staging / Path(path).name).rename(dest)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            return True
+        finally:
+            container.remove(force=True)
+
     def run(self, image: str, command: list[str], entrypoint: list[str] | None = None,
             user: str | None = None) -> tuple[int, str]:
         """Run a throw-away container; return (exit code, combined output)."""
@@ -141,6 +166,26 @@ class Engine:
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class _Reader(io.RawIOBase):
+    """A file object over the chunk iterator docker-py returns for archives."""
+
+    def __init__(self, chunks):
+        self._chunks = iter(chunks)
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while not self._buffer:
+            self._buffer = next(self._chunks, b"")
+            if not self._buffer:
+                return 0
+        size = min(len(target), len(self._buffer))
+        target[:size], self._buffer = self._buffer[:size], self._buffer[size:]
+        return size
 
 
 def _parse(line: str) -> BuildEvent | None:

@@ -68,6 +68,8 @@ SCHEMA: dict[str, Any] = {
                         "suite": {"type": "string", "pattern": r"^[a-z]+$",
                                   "description": "a lowercase Debian/Ubuntu suite name such as bookworm"},
                         "mirror": _URL,
+                        "security_mirror": {"anyOf": [_URL, {"type": "null"}],
+                                            "description": "an http(s) URL, or null for none"},
                     },
                 },
             },
@@ -105,6 +107,7 @@ class Bootstrap:
     enabled: bool = True
     suite: str = "bookworm"
     mirror: str = "http://deb.debian.org/debian"
+    security_mirror: str | None = "http://deb.debian.org/debian-security"
 
 
 @dataclass(frozen=True)

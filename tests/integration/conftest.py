@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from builder.engine import Engine
 from builder.settings import Engine as EngineSettings
@@ -51,3 +52,17 @@ def run_in(engine: Engine, image: str, script: str, user: str | None = None) -> 
 def ee_builder(*args: str, cwd: Path, timeout: int = 1800) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "builder.cli", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def project_with(tmp_path: Path, settings: str, definition: dict | None = None) -> Path:
+    """A scratch project directory with ``ee-builder.yml`` and a definition (default: the project's)."""
+    definition = definition or yaml.safe_load((ROOT / "execution-environment.yml").read_text())
+    (tmp_path / "execution-environment.yml").write_text(yaml.safe_dump(definition, sort_keys=False))
+    (tmp_path / "ee-builder.yml").write_text(settings)
+    return tmp_path
+
+
+def project_settings(image_name: str) -> str:
+    """The project's own settings (same base and trust, so earlier layers come from the cache)
+    with another image name, so tests never move the user's tags."""
+    return (ROOT / "ee-builder.yml").read_text().replace("name: localhost/awx-ee-kerberos", f"name: {image_name}")

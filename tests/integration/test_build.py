@@ -99,3 +99,33 @@ def test_build_only_ca_removed_from_final_trust_store(built, engine):
     rc, out = run_in(engine, built.image, "ls /usr/local/share/ca-certificates/")
     assert rc == 0, out
     assert "ee-builder" not in out
+
+
+def test_compiled_wheels_are_kept_for_later_builds(built):
+    from builder import settings
+    from builder.build import wheel_cache
+    kept = {p.name.split("-")[0].lower() for p in wheel_cache(settings.load(built.clone / "ee-builder.yml")).rglob("*.whl")}
+    # sdist-only packages of this EE that the builder stage had to compile
+    assert {"pykerberos", "gssapi", "krb5"} <= kept, kept
+
+
+def test_inspect_reports_what_the_image_holds(built):
+    from tests.integration.conftest import ee_builder
+    result = ee_builder("inspect", built.image, "--json", cwd=built.clone)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["ansible_core"] == "2.19.14" and summary["ansible_runner"] == "2.4.3"
+    assert summary["winrm_encryption"] is True and summary["kinit"] == "/usr/bin/kinit"
+    assert summary["user"] == "1000" and summary["uid"] == 1000
+    assert summary["entrypoint"] == ["/opt/builder/bin/entrypoint", "dumb-init"]
+    assert summary["labels"]["ansible-execution-environment"] == "true"
+    assert set(summary["collections"]) == {"ansible.windows", "community.windows", "microsoft.ad"}
+    assert 50 < summary["size_mb"] < 300
+
+
+def test_inspect_any_image_without_python(built):
+    """The bootstrapped base has no Python: inspect still answers, and says why versions are absent."""
+    from tests.integration.conftest import ee_builder
+    result = ee_builder("inspect", "localhost/debian:bookworm", cwd=built.clone)
+    assert result.returncode == 0, result.stderr
+    assert "probe" in result.stdout and "Traceback" not in result.stdout + result.stderr

@@ -5,14 +5,7 @@ from __future__ import annotations
 import yaml
 
 from tests.conftest import ROOT
-from tests.integration.conftest import ee_builder
-
-
-def project_with(tmp_path, settings: str, definition: dict | None = None):
-    definition = definition or yaml.safe_load((ROOT / "execution-environment.yml").read_text())
-    (tmp_path / "execution-environment.yml").write_text(yaml.safe_dump(definition, sort_keys=False))
-    (tmp_path / "ee-builder.yml").write_text(settings)
-    return tmp_path
+from tests.integration.conftest import ee_builder, project_settings, project_with
 
 
 def failed(result) -> str:
@@ -67,10 +60,7 @@ def test_failing_build_step_names_step_and_keeps_tags(tmp_path, built, engine):
     previous.tag("localhost/ee-builder-test-failing", "latest")
     definition = yaml.safe_load((ROOT / "execution-environment.yml").read_text())
     definition["additional_build_steps"] = {"append_final": ["RUN echo 'checking site policy' && exit 3"]}
-    # The project's own settings (same base and trust), so every earlier layer comes from cache.
-    settings = (ROOT / "ee-builder.yml").read_text().replace("name: localhost/awx-ee-kerberos",
-                                                             "name: localhost/ee-builder-test-failing")
-    project = project_with(tmp_path, settings, definition)
+    project = project_with(tmp_path, project_settings("localhost/ee-builder-test-failing"), definition)
     try:
         output = failed(ee_builder("build", cwd=project))
         assert "build step failed:" in output and "RUN echo 'checking site policy' && exit 3" in output
@@ -79,3 +69,4 @@ def test_failing_build_step_names_step_and_keeps_tags(tmp_path, built, engine):
         assert engine.image(target).id == previous.id
     finally:
         engine.client.images.remove(target)
+
