@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import base_image, collection_sources, compose, sysdeps
+from .features import wheel_cache as wheel_cache_feature
 from .engine import Engine
 from .errors import BuildFailed
 from .inspect import Summary, inspect
@@ -73,7 +74,7 @@ def keep_wheels(settings: Settings, engine: Engine, prepared: Prepared, reporter
                                  {}, False, lambda event: None, target="builder")
     target = wheel_cache(settings)
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not engine.copy_out(builder_stage, "/output/wheels/wheels", target):
+    if not engine.copy_out(builder_stage, wheel_cache_feature.PIP_WHEELS.rstrip("/"), target):
         target.mkdir(exist_ok=True)
     count = sum(1 for _ in target.rglob("*.whl"))
     reporter.say(f"kept {count} locally built wheel(s) in {target} for later builds")

@@ -4,14 +4,19 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .engine import BuildEvent
 from .inspect import Summary
 
 
+HEARTBEAT = 30.0  # seconds of a quiet step between "still running" lines
+
+
 class Reporter:
-    """Prints one line per build step with its elapsed time; step output only when verbose."""
+    """Prints one line per build step with its elapsed time; step output only when verbose, and
+    otherwise a "still running" line with the latest output every HEARTBEAT seconds of a long step."""
 
     def __init__(self, verbose: bool = False, console: Console | None = None):
         # soft_wrap: CI logs are not terminals; long step lines stay whole instead of wrapping at 80.
@@ -19,12 +24,13 @@ class Reporter:
         self.verbose = verbose
         self.started = time.monotonic()
         self._step_started = self.started
+        self._last_print = self.started
         self._step: BuildEvent | None = None
         self.steps = 0
         self.cached = 0
 
     def say(self, message: str) -> None:
-        self.console.print(f"[dim]{self.elapsed():>6.1f}s[/] {message}")
+        self.console.print(f"[dim]{self.elapsed():>6.1f}s[/] {escape(message)}")
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -33,14 +39,20 @@ class Reporter:
         if event.kind == "step":
             self._finish_step()
             self._step, self._step_started = event, time.monotonic()
+            self._last_print = self._step_started
             self.steps += 1
             text = event.text if len(event.text) <= 110 else event.text[:107] + "..."
             self.console.print(f"[dim]{self.elapsed():>6.1f}s[/] [bold]step {event.number:>2}/{event.total}[/] "
-                               f"{text}", markup=True)
+                               f"{escape(text)}", markup=True)
         elif event.kind == "cached":
             self.cached += 1
         elif self.verbose:
             self.console.print(f"         {event.text}", markup=False)
+        elif time.monotonic() - self._last_print >= HEARTBEAT and self._step is not None:
+            running = time.monotonic() - self._step_started
+            self.console.print(f"[dim]{self.elapsed():>6.1f}s            step {self._step.number} still running "
+                               f"({running:.0f}s): {escape(event.text[:80])}[/]", markup=True)
+            self._last_print = time.monotonic()
 
     def _finish_step(self) -> None:
         took = time.monotonic() - self._step_started

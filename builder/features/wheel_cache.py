@@ -14,8 +14,9 @@ from pathlib import Path
 from ..compose import Composition
 
 SEED = "ee-builder/pip-cache"
-# ansible-builder's assemble and install-from-bindep both use --cache-dir=/output/wheels.
-PIP_CACHE = "/output/wheels/"
+# ansible-builder's assemble and install-from-bindep both use --cache-dir=/output/wheels; pip keeps
+# the wheels it built under wheels/ there, and that directory is what build.keep_wheels saves.
+PIP_WHEELS = "/output/wheels/wheels/"
 
 
 def apply(comp: Composition, seed: Path | None) -> None:
@@ -23,4 +24,4 @@ def apply(comp: Composition, seed: Path | None) -> None:
         comp.add_directory(SEED, seed)
     else:
         comp.add_file(SEED, ".keep", b"")
-    comp.prepend["builder"].append(f"COPY _build/{SEED}/ {PIP_CACHE}")
+    comp.prepend["builder"].append(f"COPY _build/{SEED}/ {PIP_WHEELS}")

@@ -133,14 +133,14 @@ def test_pip_index_reaches_every_stage_through_base_and_leaves_final(project):
 
 def test_wheel_cache_step_is_present_even_when_cold(project, artifacts):
     definition, result = composed(project, DPKG_SETTINGS, artifacts)
-    assert definition["additional_build_steps"]["prepend_builder"] == ["COPY _build/ee-builder/pip-cache/ /output/wheels/"]
+    assert definition["additional_build_steps"]["prepend_builder"] == ["COPY _build/ee-builder/pip-cache/ /output/wheels/wheels/"]
     assert result.generated[Path("/staging/files/ee-builder/pip-cache/.keep")] == b""
 
 
 def test_kept_wheels_are_seeded_into_pip_cache(project, artifacts, tmp_path):
     seed = tmp_path / "seed"
-    (seed / "wheels" / "ab").mkdir(parents=True)
-    (seed / "wheels" / "ab" / "pykerberos-1.2.4-cp311-cp311-linux_x86_64.whl").write_bytes(b"wheel")
+    (seed / "ab").mkdir(parents=True)
+    (seed / "ab" / "pykerberos-1.2.4-cp311-cp311-linux_x86_64.whl").write_bytes(b"wheel")
     path = project("ee-builder.yml", DPKG_SETTINGS.format(definition=ROOT / "execution-environment.yml"))
     project("ca.crt", "x")
     result = compose.compose(settings.load(path), Path("/staging"), artifacts, wheels=seed)
