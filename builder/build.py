@@ -20,8 +20,6 @@ class Prepared:
     composed: compose.Composed
     context: Path
     containerfile: Path
-    collections_source: str
-    packages: dict[str, list[str]]
 
 
 def wheel_cache(settings: Settings) -> Path:
@@ -35,7 +33,7 @@ def prepare(settings: Settings, reporter: Reporter, context: Path | None = None,
     the wheels of earlier builds."""
     context = context or settings.root / "context"
     staging = (settings.root / ".ee-builder").resolve()
-    source, artifacts = collection_sources.resolve(
+    _, artifacts = collection_sources.resolve(
         settings.collections, settings.definition.galaxy_requirements(), reporter.say)
     wheels = None if cold or not wheel_cache(settings).is_dir() else wheel_cache(settings)
     composed = compose.compose(settings, staging, artifacts, wheels)
@@ -45,7 +43,7 @@ def prepare(settings: Settings, reporter: Reporter, context: Path | None = None,
     reporter.say(f"context written to {context} (definition: {composed.path})")
     reporter.say(f"system packages for {settings.base.family}: runtime {' '.join(packages['runtime']) or '-'}; "
                  f"build only {' '.join(packages['compile']) or '-'}")
-    return Prepared(composed, context, containerfile, source, packages)
+    return Prepared(composed, context, containerfile)
 
 
 def build(settings: Settings, engine: Engine, reporter: Reporter, nocache: bool = False,

@@ -17,45 +17,10 @@ import yaml
 
 from .collection_sources import Artifact
 from .errors import UserError
+from .features import STAGES, Composition, collections as collections_feature, family, trust, wheel_cache
 from .settings import Settings
 
-STAGES = ("base", "galaxy", "builder", "final")
 CONTAINERFILE = "Containerfile"
-
-
-class Composition:
-    """Accumulates what features add around the user's definition.
-
-    Feature steps are placed before the user's ``prepend_*`` steps and after the user's
-    ``append_*`` steps, in the order features are applied, so set-up (trust, package front) runs
-    first and clean-up (apt lists, build-only CAs) runs last.
-    """
-
-    def __init__(self, staging: Path):
-        self.staging = staging
-        self.prepend: dict[str, list[str]] = {stage: [] for stage in STAGES}
-        self.append: dict[str, list[str]] = {stage: [] for stage in STAGES}
-        self.generated: dict[Path, bytes] = {}
-        self.build_files: list[dict[str, str]] = []
-        self.options: dict[str, Any] = {}
-        self.build_arg_defaults: dict[str, str] = {}
-        self.build_args: dict[str, str] = {}
-        self.dependencies: dict[str, Any] = {}
-
-    def add_file(self, dest: str, name: str, content: bytes) -> str:
-        """Stage generated ``content``; return its path inside the build context (``_build/...``)."""
-        src = self.staging / "files" / dest / name
-        self.generated[src] = content
-        return self.add_existing(dest, src)
-
-    def add_existing(self, dest: str, src: Path) -> str:
-        self.build_files.append({"src": str(src), "dest": dest})
-        return f"_build/{dest}/{src.name}"
-
-    def add_directory(self, dest: str, src: Path) -> str:
-        """The contents of ``src`` land in ``_build/<dest>/`` (ansible-builder copies directories so)."""
-        self.build_files.append({"src": str(src), "dest": dest})
-        return f"_build/{dest}"
 
 
 @dataclass
@@ -70,8 +35,6 @@ def compose(settings: Settings, staging: Path, collections: list[Artifact] | Non
             wheels: Path | None = None) -> Composed:
     """``collections``: local artifacts to install offline, or None to let Galaxy supply them.
     ``wheels``: wheels built by earlier builds, or None for a cold build."""
-    from .features import collections as collections_feature, family, trust, wheel_cache
-
     comp = Composition(staging)
     family.apply(comp, settings.base)
     trust.apply(comp, settings.trust, settings.base.family)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..collection_sources import Artifact
-from ..compose import Composition
+from . import Composition
 
 
 def apply(comp: Composition, artifacts: list[Artifact]) -> None:

@@ -6,7 +6,7 @@ removes the apt lists in the same layer, so no layer of any stage keeps them.
 """
 from __future__ import annotations
 
-from ..compose import Composition
+from . import Composition
 from ..settings import Base
 
 APT_FRONT = "/usr/local/sbin/ee-apt"

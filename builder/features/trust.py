@@ -10,7 +10,7 @@
 """
 from __future__ import annotations
 
-from ..compose import Composition
+from . import Composition
 from ..settings import Trust
 
 PIP_CONF = "/etc/pip.conf"

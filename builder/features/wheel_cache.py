@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..compose import Composition
+from . import Composition
 
 SEED = "ee-builder/pip-cache"
 # ansible-builder's assemble and install-from-bindep both use --cache-dir=/output/wheels; pip keeps
