@@ -47,7 +47,8 @@ def main() -> int:
     settings = replace(settings, image=replace(settings.image, name=IMAGE, tags=("latest",)))
     engine = Engine(settings.engine)
     base_image.ensure(engine, settings.base, reporter.say)
-    prepared = build_job.prepare(settings, reporter)
+    # The composition without kept wheels: plain ansible-builder gets no ee-builder extras.
+    prepared = build_job.prepare(settings, reporter, cold=True)
 
     def plain_build():
         with tempfile.TemporaryDirectory(prefix="ee-bench-plain-") as context:
