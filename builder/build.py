@@ -53,23 +53,24 @@ def build(settings: Settings, engine: Engine, reporter: Reporter, nocache: bool 
     how = base_image.ensure(engine, settings.base, reporter.say)
     reporter.say(f"base image {settings.base.image}: {how}")
     reporter.say(f"building {', '.join(settings.image.refs)} with {engine.kind}")
+    reporter.start_build()
     try:
-        image_id = engine.build(prepared.context, prepared.containerfile.name, prepared.composed.build_args,
-                                settings.image.labels, nocache, reporter.event)
+        result = engine.build(prepared.context, prepared.containerfile.name, prepared.composed.build_args,
+                              settings.image.labels, nocache, reporter.event)
     except BuildFailed as failure:
         reporter.failure(failure.step, failure.tail)
         raise
     reporter.build_done()
-    engine.tag(image_id, settings.image.refs)
-    keep_wheels(settings, engine, prepared, reporter)
+    engine.tag(result.image_id, settings.image.refs)
+    keep_wheels(settings, engine, result.stages.get("builder"), reporter)
     return inspect(engine, settings.image.refs[0])
 
 
-def keep_wheels(settings: Settings, engine: Engine, prepared: Prepared, reporter: Reporter) -> None:
-    """Save the wheels the builder stage compiled, for the next build. The builder stage is
-    rebuilt from the layer cache just made, so this costs seconds."""
-    builder_stage = engine.build(prepared.context, prepared.containerfile.name, prepared.composed.build_args,
-                                 {}, False, lambda event: None, target="builder")
+def keep_wheels(settings: Settings, engine: Engine, builder_stage: str | None, reporter: Reporter) -> None:
+    """Save the wheels this build's builder stage compiled, for the next build."""
+    if builder_stage is None:
+        reporter.say("the engine did not name the builder stage's image; no wheels kept for later builds")
+        return
     target = wheel_cache(settings)
     target.parent.mkdir(parents=True, exist_ok=True)
     if not engine.copy_out(builder_stage, wheel_cache_feature.PIP_WHEELS.rstrip("/"), target):

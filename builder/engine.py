@@ -24,15 +24,25 @@ PODMAN_SOCKETS = ("unix:///run/podman/podman.sock",
                   f"unix:///run/user/{os.getuid()}/podman/podman.sock")
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _STEP_PODMAN = re.compile(r"^\[(\d+)/(\d+)\] STEP (\d+)/(\d+): (.*)$")
+_FROM = re.compile(r"^FROM \S+ (?:AS|as) (\S+)")
+# The image a step produced: " ---> 0123abcd4567" (Docker), "--> 0123abcd456" (Podman).
+_LAYER = re.compile(r"^\s*-{2,3}> (?:Using cache )?([0-9a-f]{10,64})$")
 
 
 @dataclass(frozen=True)
 class BuildEvent:
-    """One thing the engine reported: a new step, a cache hit, or a line of step output."""
-    kind: str  # "step" | "cached" | "output"
+    """One thing the engine reported: a new step, a cache hit, a step's resulting layer, or a
+    line of step output. For "cached" and "layer", ``text`` is the image ID when the engine says it."""
+    kind: str  # "step" | "cached" | "layer" | "output"
     text: str
     number: int = 0
     total: int = 0
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image_id: str
+    stages: dict[str, str]  # stage name -> the image its last step produced
 
 
 def _url(settings: EngineSettings) -> str | None:
@@ -85,15 +95,17 @@ class Engine:
             raise UserError(f"engine refused to import {tarball} as {ref}: {_reason(err)}") from None
 
     def build(self, context: Path, dockerfile: str, buildargs: dict[str, str], labels: dict[str, str],
-              nocache: bool, on_event: Callable[[BuildEvent], None], target: str | None = None) -> str:
-        """Build without tagging and return the image ID; tags are added by the caller on success only,
-        so a failed build leaves every existing tag where it was. ``target`` stops at that stage."""
+              nocache: bool, on_event: Callable[[BuildEvent], None]) -> BuildResult:
+        """Build without tagging; tags are added by the caller on success only, so a failed build
+        leaves every existing tag where it was. The result also names each stage's image, read from
+        the build's own output (another build could pick other cached layers for the same steps)."""
         tail: collections.deque[str] = collections.deque(maxlen=40)
         step = None
         image_id = None
+        stage, stages = None, {}
         stream = self.client.api.build(path=str(context), dockerfile=dockerfile, buildargs=buildargs,
                                        labels=labels or None, nocache=nocache, rm=True, forcerm=True,
-                                       pull=False, decode=True, target=target)
+                                       pull=False, decode=True)
         try:
             for chunk in stream:
                 if "error" in chunk:
@@ -109,6 +121,10 @@ class Engine:
                     if event.kind == "step":
                         step = f"[{event.number}/{event.total}] {event.text}"
                         tail.clear()
+                        if found := _FROM.match(event.text):
+                            stage = found.group(1)
+                    elif event.kind in ("layer", "cached") and event.text and stage:
+                        stages[stage] = event.text
                     elif event.kind == "output":
                         tail.append(event.text)
                         if image_id is None and (found := re.match(r"^Successfully built ([0-9a-f]+)$", event.text)):
@@ -120,7 +136,7 @@ class Engine:
         if image_id is None:
             raise BuildFailed(f"the engine ended the build without an image (last step: {step})", step=step,
                               tail=list(tail))
-        return image_id
+        return BuildResult(image_id, stages)
 
     def tag(self, image_id: str, refs: list[str]) -> None:
         image = self.client.images.get(image_id)
@@ -196,8 +212,11 @@ def _parse(line: str) -> BuildEvent | None:
         return BuildEvent("step", m.group(3), int(m.group(1)), int(m.group(2)))
     if m := _STEP_PODMAN.match(line):
         return BuildEvent("step", m.group(5), int(m.group(3)), int(m.group(4)))
-    if line.strip() in ("---> Using cache", "--> Using cache") or line.startswith("--> Using cache"):
-        return BuildEvent("cached", line.strip())
+    if m := _LAYER.match(line):
+        # Podman names the cached layer on the same line; Docker names it on the next one.
+        return BuildEvent("cached" if "Using cache" in line else "layer", m.group(1))
+    if line.strip() in ("---> Using cache", "--> Using cache"):
+        return BuildEvent("cached", "")
     if line.startswith(" ---> ") or line.startswith("Removing intermediate container"):
         return None
     return BuildEvent("output", line)

@@ -29,6 +29,10 @@ class Reporter:
         self.steps = 0
         self.cached = 0
 
+    def start_build(self) -> None:
+        self.steps = self.cached = 0
+        self._step = None
+
     def say(self, message: str) -> None:
         self.console.print(f"[dim]{self.elapsed():>6.1f}s[/] {escape(message)}")
 
