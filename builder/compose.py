@@ -17,7 +17,8 @@ import yaml
 
 from .collection_sources import Artifact
 from .errors import UserError
-from .features import STAGES, Composition, collections as collections_feature, family, trust, wheel_cache
+from .features import STAGES, Composition, collections as collections_feature, family, parallel_compile, trust, \
+    wheel_cache
 from .settings import Settings
 
 CONTAINERFILE = "Containerfile"
@@ -40,6 +41,8 @@ def compose(settings: Settings, staging: Path, collections: list[Artifact] | Non
     trust.apply(comp, settings.trust, settings.base.family)
     if collections is not None:
         collections_feature.apply(comp, collections)
+    # Before the kept wheels: their COPY changes now and then, this step never does.
+    parallel_compile.apply(comp, settings.build.parallel_compile)
     wheel_cache.apply(comp, wheels)
     return Composed(_merge(settings, comp), comp.generated, dict(comp.build_args))
 

@@ -41,6 +41,10 @@ SCHEMA: dict[str, Any] = {
                 "labels": {"type": "object", "additionalProperties": {"type": "string"}},
             },
         },
+        "build": {
+            "type": "object", "additionalProperties": False,
+            "properties": {"parallel_compile": {"type": "boolean"}},
+        },
         "engine": {
             "type": "object", "additionalProperties": False,
             "properties": {
@@ -167,6 +171,11 @@ class Image:
 
 
 @dataclass(frozen=True)
+class Build:
+    parallel_compile: bool = True
+
+
+@dataclass(frozen=True)
 class Engine:
     type: str = "docker"
     url: str | None = None
@@ -179,6 +188,7 @@ class Settings:
     base: Base
     image: Image = field(default_factory=Image)
     engine: Engine = field(default_factory=Engine)
+    build: Build = field(default_factory=Build)
     trust: Trust = field(default_factory=Trust)
     collections: Collections = field(default_factory=Collections)
 
@@ -248,6 +258,7 @@ def _build(doc: yamlfile.Document, data: dict, path: Path) -> Settings:
         image=Image(name=image.get("name", Image.name), tags=tuple(image.get("tags", Image.tags)),
                     labels=dict(image.get("labels", {}))),
         engine=Engine(**section("engine")),
+        build=Build(**section("build")),
         base=Base(
             image=image_ref, family=family, package_manager=base.get("package_manager", "dnf"),
             python=Python(**base["python"]) if base.get("python") else None,

@@ -133,7 +133,8 @@ def test_pip_index_reaches_every_stage_through_base_and_leaves_final(project):
 
 def test_wheel_cache_step_is_present_even_when_cold(project, artifacts):
     definition, result = composed(project, DPKG_SETTINGS, artifacts)
-    assert definition["additional_build_steps"]["prepend_builder"] == ["COPY _build/ee-builder/pip-cache/ /output/wheels/wheels/"]
+    assert definition["additional_build_steps"]["prepend_builder"][-1] == \
+        "COPY _build/ee-builder/pip-cache/ /output/wheels/wheels/"
     assert result.generated[Path("/staging/files/ee-builder/pip-cache/.keep")] == b""
 
 
@@ -146,3 +147,13 @@ def test_kept_wheels_are_seeded_into_pip_cache(project, artifacts, tmp_path):
     result = compose.compose(settings.load(path), Path("/staging"), artifacts, wheels=seed)
     assert {"src": str(seed), "dest": "ee-builder/pip-cache"} in result.definition["additional_build_files"]
     assert not any(p.name == ".keep" for p in result.generated)
+
+
+def test_parallel_compile_only_in_builder_stage_and_can_be_turned_off(project, artifacts):
+    definition, _ = composed(project, DPKG_SETTINGS, artifacts)
+    steps = definition["additional_build_steps"]
+    assert any(".pydistutils.cfg" in line for line in steps["prepend_builder"])
+    assert not any(".pydistutils.cfg" in line for key, lines in steps.items() if key != "prepend_builder"
+                   for line in lines)
+    definition, _ = composed(project, DPKG_SETTINGS + "build:\n  parallel_compile: false\n", artifacts)
+    assert not any(".pydistutils.cfg" in line for line in definition["additional_build_steps"]["prepend_builder"])
