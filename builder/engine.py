@@ -20,6 +20,9 @@ import requests
 from .errors import BuildFailed, UserError
 from .settings import Engine as EngineSettings
 
+# How long a build step may print nothing before we give up on the engine: compiling a large C
+# extension or a user's silent step can take many minutes.
+SILENT_STEP_LIMIT = 3600
 PODMAN_SOCKETS = ("unix:///run/podman/podman.sock",
                   f"unix:///run/user/{os.getuid()}/podman/podman.sock")
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
@@ -105,7 +108,7 @@ class Engine:
         stage, stages = None, {}
         stream = self.client.api.build(path=str(context), dockerfile=dockerfile, buildargs=buildargs,
                                        labels=labels or None, nocache=nocache, rm=True, forcerm=True,
-                                       pull=False, decode=True)
+                                       pull=False, decode=True, timeout=SILENT_STEP_LIMIT)
         try:
             for chunk in stream:
                 if "error" in chunk:
