@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 SETTINGS ?= ee-builder.yml
 PYTEST_ARGS ?=
 
-.PHONY: build context test unit bench inspect host engine venv clean
+.PHONY: build context test test-host unit bench inspect host engine venv clean
 
 build: host venv
 	$(BIN)/ee-builder build --settings $(SETTINGS)
@@ -19,7 +19,7 @@ context: venv
 inspect: venv
 	$(BIN)/ee-builder inspect $(IMAGE)
 
-test: host venv
+test: test-host venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 unit: venv
@@ -28,9 +28,13 @@ unit: venv
 bench: host venv
 	$(BIN)/python -m bench.build_bench
 
-# What the host needs: a running container engine, debootstrap, python venv support.
+# What the host needs: a running Docker engine, debootstrap, python venv support.
 host engine:
 	scripts/ensure-host
+
+# The tests build with Docker and with Podman (through its Docker-compatible socket).
+test-host:
+	scripts/ensure-host docker podman
 
 venv: $(BIN)/.installed
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import collections
 import io
+import json
 import os
 import re
+import resource
 import shutil
 import tarfile
 import tempfile
@@ -15,6 +17,7 @@ from typing import Callable
 
 import docker
 import docker.errors
+import docker.types
 import requests
 
 from .errors import BuildFailed, UserError
@@ -93,8 +96,13 @@ class Engine:
     def import_rootfs(self, tarball: Path, ref: str, changes: list[str]) -> None:
         repository, tag = ref.rsplit(":", 1)
         try:
-            self.client.api.import_image_from_file(str(tarball), repository=repository, tag=tag, changes=changes)
-        except docker.errors.APIError as err:
+            response = self.client.api.import_image_from_file(str(tarball), repository=repository, tag=tag,
+                                                              changes=changes)
+            # Podman's compatible API ignores the tag (it uses "latest"): tag by the returned ID,
+            # which Docker puts in "status" and Podman in "id" too.
+            last = json.loads(response.strip().splitlines()[-1])
+            self.client.images.get(last.get("id") or last["status"]).tag(repository, tag)
+        except (docker.errors.APIError, ValueError, IndexError, KeyError) as err:
             raise UserError(f"engine refused to import {tarball} as {ref}: {_reason(err)}") from None
 
     def build(self, context: Path, dockerfile: str, buildargs: dict[str, str], labels: dict[str, str],
@@ -147,6 +155,16 @@ class Engine:
             repository, tag = ref.rsplit(":", 1)
             image.tag(repository, tag)
 
+    def _ulimits(self) -> list[docker.types.Ulimit] | None:
+        """Podman's defaults ask for more open files and processes than hard limits it cannot raise
+        (nofile 20000 here; CAP_SYS_RESOURCE missing), and the container does not start. Our
+        containers are short probes: our own nofile limit and 4096 processes are plenty."""
+        if self.kind != "podman":
+            return None
+        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        return [docker.types.Ulimit(name="nofile", soft=nofile, hard=nofile),
+                docker.types.Ulimit(name="nproc", soft=4096, hard=4096)]
+
     def copy_out(self, image: str, path: str, dest: Path) -> bool:
         """Replace ``dest`` with the contents of directory ``path`` in ``image``; False if absent."""
         container = self.client.containers.create(image, command=["true"])
@@ -172,7 +190,7 @@ class Engine:
             user: str | None = None) -> tuple[int, str]:
         """Run a throw-away container; return (exit code, combined output)."""
         container = self.client.containers.create(image, command=command, entrypoint=entrypoint, user=user,
-                                                  network_disabled=True)
+                                                  network_disabled=True, ulimits=self._ulimits())
         try:
             try:
                 container.start()
