@@ -208,7 +208,7 @@ def load(path: Path | str = DEFAULT_FILE) -> Settings:
     data = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
         raise UserError(f"{doc.where(())}: ee-builder settings must be a mapping of sections "
-                        f"(image, engine, base, trust, collections), got {type(data).__name__}.")
+                        f"({', '.join(SCHEMA['properties'])}), got {type(data).__name__}.")
     doc.validate(SCHEMA)
     return _build(doc, data, path)
 
