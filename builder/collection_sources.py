@@ -56,7 +56,6 @@ class Found:
     name: str
     version: str
     dependencies: dict[str, str]
-    origin: str
     pack: Callable[[Path], Path]
 
 
@@ -233,7 +232,7 @@ def local_index(path: Path) -> Index:
         except (tarfile.TarError, KeyError, OSError):
             continue
         name, version, deps = _manifest_info(raw, str(tarball))
-        index[name] = Found(name, version, deps, str(tarball), lambda out, t=tarball: t)
+        index[name] = Found(name, version, deps, lambda out, t=tarball: t)
     for manifest in sorted(list(path.glob("*/*/MANIFEST.json")) + list(path.glob("ansible_collections/*/*/MANIFEST.json"))):
         name, version, deps = _manifest_info(manifest.read_bytes(), str(manifest))
         tree = manifest.parent
@@ -242,7 +241,7 @@ def local_index(path: Path) -> Index:
             files = [(str(f.relative_to(tree)), f.read_bytes(), 0o755 if os.access(f, os.X_OK) else 0o644)
                      for f in tree.rglob("*") if f.is_file() and "__pycache__" not in f.parts]
             return _write_tarball(out, manifest.read_bytes(), files)
-        index.setdefault(name, Found(name, version, deps, str(tree), pack))
+        index.setdefault(name, Found(name, version, deps, pack))
     return index
 
 
@@ -281,5 +280,5 @@ def wheel_index(wheel: Path) -> Index:
                         mode = (info.external_attr >> 16) & 0o777 or 0o644
                         members.append((info.filename[len(prefix):], archive.read(info), mode))
                 return _write_tarball(out, archive.read(manifest), members)
-            index[name] = Found(name, version, deps, f"{wheel.name}", pack)
+            index[name] = Found(name, version, deps, pack)
     return index
