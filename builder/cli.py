@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from . import settings as settings_file
+from . import krb5 as krb5_config, settings as settings_file
 from .build import build as run_build, prepare
 from .engine import Engine
 from .errors import UserError
@@ -68,6 +68,43 @@ def inspect_command(image: str, settings_path: str, engine: str | None, as_json:
         click.echo(summary.to_json())
     else:
         Reporter().summary(summary, title=image)
+
+
+@cli.group()
+def krb5() -> None:
+    """Render krb5.conf from the kerberos: settings, or check any krb5.conf."""
+
+
+@krb5.command()
+@settings_option
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
+def render(settings_path: str, output: str | None) -> None:
+    """Render krb5.conf from the kerberos: section of the settings."""
+    settings = _settings(settings_path, None)
+    if settings.kerberos is None:
+        raise UserError(f"{settings.path}: no kerberos: section. Expected default_realm and realms, "
+                        f"see the README's Kerberos settings.")
+    text = krb5_config.render(settings.kerberos)
+    if output:
+        Path(output).write_text(text)
+    else:
+        click.echo(text, nl=False)
+
+
+@krb5.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+def check(path: str) -> None:
+    """Check an existing krb5.conf for the pitfalls of Kerberos in AWX job containers."""
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise UserError(f"{path}: cannot read krb5.conf: {err.strerror}") from None
+    findings = krb5_config.check(text)
+    for finding in findings:
+        click.echo(f"{path}:{finding.line}: {finding.message}" if finding.line else f"{path}: {finding.message}")
+    if findings:
+        raise SystemExit(1)
+    click.echo(f"{path}: no problems found")
 
 
 def main() -> None:

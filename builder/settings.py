@@ -14,6 +14,7 @@ from typing import Any
 from . import definition as definition_file
 from . import yamlfile
 from .definition import Definition
+from .krb5 import REALM, Kerberos, Realm
 from .errors import UserError
 
 DEFAULT_FILE = "ee-builder.yml"
@@ -26,7 +27,9 @@ _REPO = {"type": "string", "pattern": r"^[a-z0-9]+([._/:-][a-z0-9]+)*$",
          "description": "a lowercase repository name without a tag, e.g. localhost/awx-ee"}
 _TEXT = {"type": "string", "minLength": 1, "description": "a non-empty string"}
 _URL = {"type": "string", "pattern": r"^https?://[^\s]+$", "description": "an http:// or https:// URL"}
-_UPPER_NAME = r"^[A-Z_][A-Z0-9_]*$"
+_HOST_PORT = {"type": "string", "pattern": r"^[A-Za-z0-9.-]+(:\d{1,5})?$",
+              "description": "a host name with an optional port, e.g. dc1.example.com:88"}
+_LIFETIME = {"type": "string", "pattern": r"^\d+[smhd]?$", "description": "a lifetime such as 10h or 7d"}
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -88,6 +91,36 @@ SCHEMA: dict[str, Any] = {
                 "no_proxy": _TEXT,
                 "pip_index_url": _URL,
                 "pip_trusted_host": _TEXT,
+            },
+        },
+        "kerberos": {
+            "type": "object", "additionalProperties": False, "required": ["default_realm", "realms"],
+            "properties": {
+                "template": _TEXT,
+                "default_realm": _TEXT,
+                "realms": {
+                    "type": "object", "minProperties": 1,
+                    "additionalProperties": {
+                        "type": "object", "additionalProperties": False,
+                        "properties": {
+                            "kdcs": {"type": "array", "items": _HOST_PORT},
+                            "admin_server": _HOST_PORT,
+                        },
+                    },
+                },
+                "domain_realm": {"type": "object", "additionalProperties": _TEXT},
+                "dns_lookup_kdc": {"type": "boolean"},
+                "dns_lookup_realm": {"type": "boolean"},
+                "dns_canonicalize_hostname": {"enum": [True, False, "fallback"]},
+                "forwardable": {"type": "boolean"},
+                "ticket_lifetime": _LIFETIME,
+                "renew_lifetime": _LIFETIME,
+                "default_ccache_name": {
+                    "type": "string", "pattern": r"^(FILE|DIR|MEMORY):\S+$",
+                    "description": "a FILE:, DIR: or MEMORY: cache (KEYRING and KCM do not work in containers), "
+                                   "e.g. FILE:/tmp/krb5cc_%{uid}"},
+                "permitted_enctypes": {"type": "array", "items": _TEXT, "minItems": 1},
+                "includedir": {"type": "string", "pattern": r"^/\S+$", "description": "an absolute path"},
             },
         },
         "collections": {
@@ -191,6 +224,7 @@ class Settings:
     build: Build = field(default_factory=Build)
     trust: Trust = field(default_factory=Trust)
     collections: Collections = field(default_factory=Collections)
+    kerberos: Kerberos | None = None
 
     @property
     def root(self) -> Path:
@@ -252,6 +286,7 @@ def _build(doc: yamlfile.Document, data: dict, path: Path) -> Settings:
                         f"collections.local_path is not set. Expected the directory holding the collections.")
 
     image = section("image")
+    kerberos = _kerberos(doc, section("kerberos"), local) if "kerberos" in data else None
     return Settings(
         path=path,
         definition=definition,
@@ -280,6 +315,42 @@ def _build(doc: yamlfile.Document, data: dict, path: Path) -> Settings:
             pypi_package=collections.get("pypi_package", Collections.pypi_package),
             galaxy_server=collections.get("galaxy_server", Collections.galaxy_server),
         ),
+        kerberos=kerberos,
+    )
+
+
+def _kerberos(doc: yamlfile.Document, data: dict, local) -> Kerberos:
+    """The checks a schema cannot say clearly: realm case, KDCs, default_realm among realms."""
+    def fail(keypath: yamlfile.KeyPath, message: str) -> UserError:
+        return UserError(f"{doc.where(keypath)}: {yamlfile.dotted(keypath)}: {message}")
+
+    realms = data["realms"]
+    dns_lookup_kdc = data.get("dns_lookup_kdc", False)
+    for name, realm in realms.items():
+        if not REALM.match(name):
+            raise fail(("kerberos", "realms", name), f"realm names are upper case (Active Directory's is, and "
+                       f"Kerberos compares them exactly). Expected {name.upper()}.")
+        if not (realm or {}).get("kdcs") and not dns_lookup_kdc:
+            raise fail(("kerberos", "realms", name), "no KDC. Expected kdcs: [<domain controller fqdn>], or "
+                       "kerberos.dns_lookup_kdc: true to find them through DNS SRV records.")
+    default_realm = data["default_realm"]
+    if default_realm not in realms:
+        hint = f" (realm names are upper case: {default_realm.upper()})" if default_realm.upper() in realms else ""
+        raise fail(("kerberos", "default_realm"), f"{default_realm!r} is not among kerberos.realms "
+                   f"({', '.join(realms)}){hint}.")
+    for domain, realm in (data.get("domain_realm") or {}).items():
+        if realm not in realms:
+            raise fail(("kerberos", "domain_realm", domain), f"maps to {realm!r}, which is not among "
+                       f"kerberos.realms ({', '.join(realms)}).")
+    values = {key: value for key, value in data.items() if key not in ("realms", "template")}
+    for key in ("permitted_enctypes",):
+        if key in values:
+            values[key] = tuple(values[key])
+    return Kerberos(
+        **values,
+        realms={name: Realm(kdcs=tuple((realm or {}).get("kdcs", ())), admin_server=(realm or {}).get("admin_server"))
+                for name, realm in realms.items()},
+        template=local(("kerberos", "template"), data.get("template", "krb5/krb5.conf.j2"), "krb5.conf template"),
     )
 
 
