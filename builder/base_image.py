@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from .collection_sources import cache_dir
+from .cache import cache_dir
 from .engine import Engine
 from .errors import UserError
 from .settings import Base

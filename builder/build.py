@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import base_image, collection_sources, compose, sysdeps
+from .cache import cache_dir
 from .features import wheel_cache as wheel_cache_feature
 from .engine import Engine
 from .errors import BuildFailed
@@ -25,7 +26,7 @@ class Prepared:
 def wheel_cache(settings: Settings) -> Path:
     """Where wheels built on this base are kept between builds (they are specific to its libraries)."""
     key = hashlib.sha256(f"{settings.base.image} {settings.base.family}".encode()).hexdigest()[:16]
-    return collection_sources.cache_dir() / "wheels" / key
+    return cache_dir() / "wheels" / key
 
 
 def prepare(settings: Settings, reporter: Reporter, context: Path | None = None, cold: bool = False) -> Prepared:
@@ -35,7 +36,8 @@ def prepare(settings: Settings, reporter: Reporter, context: Path | None = None,
     staging = (settings.root / ".ee-builder").resolve()
     _, artifacts = collection_sources.resolve(
         settings.collections, settings.definition.galaxy_requirements(), reporter.say)
-    wheels = None if cold or not wheel_cache(settings).is_dir() else wheel_cache(settings)
+    kept = wheel_cache(settings)
+    wheels = kept if not cold and kept.is_dir() else None
     composed = compose.compose(settings, staging, artifacts, wheels)
     compose.write(composed, staging)
     containerfile = compose.create_context(composed.path, context)

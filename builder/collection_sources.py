@@ -27,6 +27,7 @@ from typing import Callable, Iterable
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from .cache import cache_dir
 from .errors import UserError
 from .settings import Collections
 
@@ -62,12 +63,6 @@ class Found:
 Index = dict[str, Found]
 
 
-def cache_dir() -> Path:
-    root = os.environ.get("EE_BUILDER_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "ee-builder")
-    return Path(root)
-
-
 def requirements(galaxy: dict) -> list[Requirement] | None:
     """Plain Galaxy requirements, or None when some entry only Galaxy can serve (git, url, roles)."""
     if galaxy.get("roles"):
@@ -100,7 +95,7 @@ def resolve(settings: Collections, galaxy: dict, say: Callable[[str], None] = pr
         if galaxy_reachable(settings.galaxy_server):
             return "galaxy", None
         if settings.source == "galaxy" or wanted is None:
-            needs = "collections.source is 'galaxy'" if wanted is None else "the definition has roles or git/url collections"
+            needs = "the definition has roles or git/url collections" if wanted is None else "collections.source is 'galaxy'"
             raise UserError(f"collections: Galaxy at {settings.galaxy_server} is not reachable and {needs}. "
                             f"Expected a reachable Galaxy, or plain collection names with collections.source "
                             f"auto/local/pypi (local_path for your own tarballs).")

@@ -63,6 +63,7 @@ def check(text: str) -> list[Finding]:
         if isinstance(value, dict):
             realms[key] = (line, value)
     findings = []
+    dns_finds_kdcs = libdefaults.get("dns_lookup_kdc", ("false", 0))[0].lower() == "true"
     default_realm, line = libdefaults.get("default_realm", (None, 0))
     if default_realm is None:
         findings.append(Finding(0, "no default_realm in [libdefaults]",
@@ -70,13 +71,13 @@ def check(text: str) -> list[Finding]:
     elif not REALM.match(default_realm):
         findings.append(Finding(line, f"default_realm {default_realm!r} is not upper case",
                                 f"Kerberos realms are case-sensitive and AD's is upper case: use {default_realm.upper()}"))
-    elif default_realm not in realms and libdefaults.get("dns_lookup_kdc", ("false", 0))[0].lower() != "true":
+    elif default_realm not in realms and not dns_finds_kdcs:
         findings.append(Finding(line, f"default_realm {default_realm} has no [realms] entry and dns_lookup_kdc is off",
                                 f"Add {default_realm} = {{ kdc = <dc fqdn> }} under [realms]"))
     for name, (line, body) in realms.items():
         if not REALM.match(name):
             findings.append(Finding(line, f"realm {name!r} is not upper case", f"Rename it {name.upper()}"))
-        if not body.get("kdc") and libdefaults.get("dns_lookup_kdc", ("false", 0))[0].lower() != "true":
+        if not body.get("kdc") and not dns_finds_kdcs:
             findings.append(Finding(line, f"realm {name} has no kdc and dns_lookup_kdc is off",
                                     "Add kdc = <domain controller fqdn> lines"))
     ccache, line = libdefaults.get("default_ccache_name", (None, 0))

@@ -343,9 +343,7 @@ def _kerberos(doc: yamlfile.Document, data: dict, local) -> Kerberos:
             raise fail(("kerberos", "domain_realm", domain), f"maps to {realm!r}, which is not among "
                        f"kerberos.realms ({', '.join(realms)}).")
     values = {key: value for key, value in data.items() if key not in ("realms", "template")}
-    for key in ("permitted_enctypes",):
-        if key in values:
-            values[key] = tuple(values[key])
+    values["permitted_enctypes"] = tuple(values.get("permitted_enctypes", ()))
     return Kerberos(
         **values,
         realms={name: Realm(kdcs=tuple((realm or {}).get("kdcs", ())), admin_server=(realm or {}).get("admin_server"))

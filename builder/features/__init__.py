@@ -40,7 +40,6 @@ class Composition:
         self.build_files.append({"src": str(src), "dest": dest})
         return f"_build/{dest}/{src.name}"
 
-    def add_directory(self, dest: str, src: Path) -> str:
+    def add_directory(self, dest: str, src: Path) -> None:
         """The contents of ``src`` land in ``_build/<dest>/`` (ansible-builder copies directories so)."""
         self.build_files.append({"src": str(src), "dest": dest})
-        return f"_build/{dest}"
