@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import base_image, collection_sources, compose, sysdeps
 from .cache import cache_dir
-from .features import wheel_cache as wheel_cache_feature
+from .features import kerberos as kerberos_feature, wheel_cache as wheel_cache_feature
 from .engine import Engine
 from .errors import BuildFailed
 from .inspect import Summary, inspect
@@ -63,9 +63,16 @@ def build(settings: Settings, engine: Engine, reporter: Reporter, nocache: bool 
         reporter.failure(failure.step, failure.tail)
         raise
     reporter.build_done()
-    engine.tag(result.image_id, settings.image.refs)
     keep_wheels(settings, engine, result.stages.get("builder"), reporter)
-    return inspect(engine, settings.image.refs[0])
+    summary = inspect(engine, result.image_id)
+    if settings.kerberos is not None:
+        problems = kerberos_feature.verify(summary.kinit, summary.winrm_encryption)
+        if problems:
+            raise BuildFailed(f"image {result.image_id[:19]} was built but not tagged, because Kerberos to "
+                              f"Windows would fail from it:\n  " + "\n  ".join(problems))
+    engine.tag(result.image_id, settings.image.refs)
+    summary.image, summary.tags = settings.image.refs[0], list(engine.image(result.image_id).tags)
+    return summary
 
 
 def keep_wheels(settings: Settings, engine: Engine, builder_stage: str | None, reporter: Reporter) -> None:

@@ -17,8 +17,8 @@ import yaml
 
 from .collection_sources import Artifact
 from .errors import UserError
-from .features import STAGES, Composition, collections as collections_feature, family, parallel_compile, trust, \
-    wheel_cache
+from .features import STAGES, Composition, collections as collections_feature, family, kerberos, parallel_compile, \
+    trust, wheel_cache
 from .settings import Settings
 
 CONTAINERFILE = "Containerfile"
@@ -36,6 +36,7 @@ def compose(settings: Settings, staging: Path, collections: list[Artifact] | Non
             wheels: Path | None = None) -> Composed:
     """``collections``: local artifacts to install offline, or None to let Galaxy supply them.
     ``wheels``: wheels built by earlier builds, or None for a cold build."""
+    kerberos.refuse_bad_bindings(settings.definition)
     comp = Composition(staging)
     family.apply(comp, settings.base)
     trust.apply(comp, settings.trust, settings.base.family)
@@ -44,6 +45,9 @@ def compose(settings: Settings, staging: Path, collections: list[Artifact] | Non
     # Before the kept wheels: their COPY changes now and then, this step never does.
     parallel_compile.apply(comp, settings.build.parallel_compile)
     wheel_cache.apply(comp, wheels)
+    if settings.kerberos is not None:
+        # Last: editing the realms then rebuilds only the final COPY.
+        kerberos.apply(comp, settings.kerberos)
     return Composed(_merge(settings, comp), comp.generated, dict(comp.build_args))
 
 
@@ -54,8 +58,15 @@ def _merge(settings: Settings, comp: Composition) -> dict[str, Any]:
     deps.update(comp.dependencies)
     for key in ("python", "system"):
         # ansible-builder resolves relative file paths against the definition; ours moves.
-        if isinstance(deps.get(key), str) and (settings.definition.path.parent / deps[key]).is_file():
+        value = deps.get(key)
+        if isinstance(value, str) and "\n" not in value and (settings.definition.path.parent / value).is_file():
             deps[key] = str((settings.definition.path.parent / deps[key]).resolve())
+    if comp.system:
+        user = deps.get("system") or []
+        if isinstance(user, str):
+            # Resolved to an absolute path above when it names a file; otherwise it is inline text.
+            user = (Path(user).read_text() if Path(user).is_absolute() and "\n" not in user else user).splitlines()
+        deps["system"] = list(user) + [line for line in comp.system if line not in user]
     options = out.setdefault("options", {})
     for key, value in comp.options.items():
         options.setdefault(key, value)

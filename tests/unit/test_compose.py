@@ -13,6 +13,7 @@ import yaml
 
 from builder import compose, settings
 from builder.collection_sources import Artifact
+from builder.errors import UserError
 from tests.conftest import ROOT
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -39,12 +40,18 @@ trust:
   ca_bundles: [ca.crt]
 collections:
   source: pypi
+kerberos:
+  template: {root}/krb5/krb5.conf.j2
+  default_realm: CORP.TEST
+  realms:
+    CORP.TEST:
+      kdcs: [dc1.corp.test]
 """
 
 
 def composed(project, text: str, artifacts) -> tuple[dict, compose.Composed]:
     project("ca.crt", "-----BEGIN CERTIFICATE-----\nTEST\n-----END CERTIFICATE-----\n")
-    path = project("ee-builder.yml", text.format(definition=ROOT / "execution-environment.yml"))
+    path = project("ee-builder.yml", text.format(definition=ROOT / "execution-environment.yml", root=ROOT))
     result = compose.compose(settings.load(path), Path("/staging"), artifacts)
     return result.definition, result
 
@@ -90,21 +97,22 @@ def test_ca_is_trusted_first_and_removed_last(project, artifacts):
     definition, result = composed(project, DPKG_SETTINGS, artifacts)
     steps = definition["additional_build_steps"]
     assert "COPY _build/ee-builder/trust/ /usr/local/share/ca-certificates/ee-builder/" in steps["prepend_base"]
-    assert steps["append_final"][-1].startswith("RUN rm -rf /usr/local/share/ca-certificates/ee-builder")
+    assert any(step.startswith("RUN rm -rf /usr/local/share/ca-certificates/ee-builder")
+               for step in steps["append_final"])
     assert result.generated[Path("/staging/files/ee-builder/trust/ee-builder-0.crt")].startswith(b"-----BEGIN")
 
 
 def test_keep_in_final_keeps_ca(project, artifacts):
     keep = DPKG_SETTINGS.replace("ca_bundles: [ca.crt]", "ca_bundles: [ca.crt]\n  keep_in_final: true")
     definition, _ = composed(project, keep, artifacts)
-    assert "append_final" not in definition["additional_build_steps"]
+    assert not any("ca-certificates" in step for step in definition["additional_build_steps"]["append_final"])
 
 
 def test_user_steps_sit_between_feature_set_up_and_clean_up(project, artifacts):
     user = yaml.safe_load((ROOT / "execution-environment.yml").read_text())
     user["additional_build_steps"] = {"prepend_base": ["RUN echo user-prepend"], "append_final": ["RUN echo user-append"]}
     project("ee.yml", user)
-    text = DPKG_SETTINGS.replace("definition: {definition}", "definition: ee.yml")
+    text = DPKG_SETTINGS.format(definition="ee.yml", root=ROOT)
     project("ca.crt", "x")
     result = compose.compose(settings.load(project("ee-builder.yml", text)), Path("/staging"), artifacts)
     steps = result.definition["additional_build_steps"]
@@ -142,7 +150,7 @@ def test_kept_wheels_are_seeded_into_pip_cache(project, artifacts, tmp_path):
     seed = tmp_path / "seed"
     (seed / "ab").mkdir(parents=True)
     (seed / "ab" / "pykerberos-1.2.4-cp311-cp311-linux_x86_64.whl").write_bytes(b"wheel")
-    path = project("ee-builder.yml", DPKG_SETTINGS.format(definition=ROOT / "execution-environment.yml"))
+    path = project("ee-builder.yml", DPKG_SETTINGS.format(definition=ROOT / "execution-environment.yml", root=ROOT))
     project("ca.crt", "x")
     result = compose.compose(settings.load(path), Path("/staging"), artifacts, wheels=seed)
     assert {"src": str(seed), "dest": "ee-builder/pip-cache"} in result.definition["additional_build_files"]
@@ -157,3 +165,43 @@ def test_parallel_compile_only_in_builder_stage_and_can_be_turned_off(project, a
                    for line in lines)
     definition, _ = composed(project, DPKG_SETTINGS + "build:\n  parallel_compile: false\n", artifacts)
     assert not any(".pydistutils.cfg" in line for line in definition["additional_build_steps"]["prepend_builder"])
+
+
+def test_kerberos_adds_client_packages_and_bakes_krb5_conf_last(project, artifacts):
+    definition, result = composed(project, DPKG_SETTINGS, artifacts)
+    assert {"krb5-user [platform:dpkg]", "krb5-workstation [platform:rpm]"} <= set(definition["dependencies"]["system"])
+    assert definition["additional_build_steps"]["append_final"][-1] == \
+        "COPY _build/ee-builder/krb5/krb5.conf /etc/krb5.conf"
+    conf = result.generated[Path("/staging/files/ee-builder/krb5/krb5.conf")].decode()
+    assert "default_realm = CORP.TEST" in conf and "kdc = dc1.corp.test" in conf
+
+
+def test_without_kerberos_section_no_client_and_no_krb5_conf(project, artifacts):
+    text = DPKG_SETTINGS[:DPKG_SETTINGS.index("kerberos:")]
+    definition, result = composed(project, text, artifacts)
+    assert not any(line.startswith(("krb5-user", "krb5-workstation")) for line in definition["dependencies"]["system"])
+    assert not any("krb5.conf" in step for steps in definition["additional_build_steps"].values() for step in steps)
+
+
+@pytest.mark.parametrize("key, entry, says", [
+    ("system", "python3-kerberos [platform:dpkg]", "Apple's PyKerberos"),
+    ("system", "python3-winrm", "pywinrm 0.3.0"),
+    ("python", "kerberos==1.3.1", "ccs-pykerberos"),
+])
+def test_bindings_without_winrm_encryption_are_refused(project, artifacts, key, entry, says):
+    user = yaml.safe_load((ROOT / "execution-environment.yml").read_text())
+    user["dependencies"][key].append(entry)
+    project("ee.yml", user)
+    with pytest.raises(UserError) as err:
+        composed(project, DPKG_SETTINGS.replace("{definition}", "ee.yml"), artifacts)
+    message = str(err.value)
+    assert f"ee.yml: dependencies.{key}: {entry!r}" in message and says in message
+
+
+def test_refused_binding_found_in_a_requirements_file(project, artifacts):
+    user = yaml.safe_load((ROOT / "execution-environment.yml").read_text())
+    user["dependencies"]["python"] = "requirements.txt"
+    project("requirements.txt", "pywinrm==0.5.0\nkerberos  # from an old guide\n")
+    project("ee.yml", user)
+    with pytest.raises(UserError, match=r"requirements.txt: dependencies.python: 'kerberos'"):
+        composed(project, DPKG_SETTINGS.replace("{definition}", "ee.yml"), artifacts)

@@ -1,0 +1,79 @@
+"""The Kerberos client for WinRM: kinit/klist/kvno from the base's own packages, the rendered
+krb5.conf at /etc/krb5.conf, and the checks that catch bindings without WinRM message encryption.
+
+krb5.conf goes to /etc because Ansible's managed kinit runs with only PATH and KRB5CCNAME in its
+environment: a KRB5_CONFIG pointing elsewhere is invisible to it.
+"""
+from __future__ import annotations
+
+import re
+
+from . import Composition
+from .. import krb5
+from ..definition import Definition
+from ..errors import UserError
+
+KRB5_CONF = "/etc/krb5.conf"
+# bindep lines: one definition serves both base families.
+CLIENT = ("krb5-user [platform:dpkg]", "krb5-workstation [platform:rpm]")
+
+_WITHOUT_ENCRYPTION = ("it lacks WinRM message encryption (authGSSWinRMEncryptMessage), so pywinrm sends "
+                       "plaintext and Windows rejects it on port 5985")
+REFUSED_SYSTEM = {
+    "python3-kerberos": f"Debian's python3-kerberos is Apple's PyKerberos: {_WITHOUT_ENCRYPTION}. "
+                        "Use pykerberos from PyPI under dependencies.python",
+    "python3-winrm": "Debian's python3-winrm is pywinrm 0.3.0, too old for current Ansible. "
+                     "Use pywinrm[kerberos] from PyPI under dependencies.python",
+}
+REFUSED_PYTHON = {
+    "kerberos": f"PyPI's 'kerberos' is Apple's ccs-pykerberos: {_WITHOUT_ENCRYPTION}. Use pykerberos",
+}
+
+
+def apply(comp: Composition, kerberos: krb5.Kerberos) -> None:
+    comp.system.extend(CLIENT)
+    conf = comp.add_file("ee-builder/krb5", "krb5.conf", krb5.render(kerberos).encode())
+    comp.append["final"].append(f"COPY {conf} {KRB5_CONF}")
+
+
+def refuse_bad_bindings(definition: Definition) -> None:
+    """Debian's and Apple's Kerberos bindings import fine and then fail only against Windows."""
+    deps = definition.data.get("dependencies") or {}
+    for key, refused in (("system", REFUSED_SYSTEM), ("python", REFUSED_PYTHON)):
+        where, lines = _entries(definition, deps.get(key))
+        for line in lines:
+            name = re.split(r"[\s\[<>=!~;]", line.strip(), maxsplit=1)[0].lower()
+            if name in refused:
+                raise UserError(f"{where or definition.path}: dependencies.{key}: {line.strip()!r}: "
+                                f"{refused[name]}.")
+
+
+def _entries(definition: Definition, value) -> tuple[str | None, list[str]]:
+    """Requirement lines given inline (a list or text) or as a file next to the definition."""
+    if value is None:
+        return None, []
+    if isinstance(value, list):
+        return None, [str(item) for item in value]
+    candidate = definition.path.parent / value
+    if "\n" not in value and candidate.is_file():
+        return str(candidate), _lines(candidate.read_text())
+    return None, _lines(value)
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in (raw.split("#", 1)[0] for raw in text.splitlines()) if line.strip()]
+
+
+def verify(kinit: str | None, winrm_encryption: bool | None) -> list[str]:
+    """What a built image lacks for Kerberos to Windows (empty when it has everything)."""
+    problems = []
+    if not kinit:
+        problems.append("kinit is missing (Ansible's managed kinit fails with 'No such file or directory'); "
+                        "the Kerberos client package did not install")
+    if winrm_encryption is None:
+        problems.append("python cannot import 'kerberos'; add pywinrm[kerberos] and pykerberos to "
+                        "dependencies.python")
+    elif not winrm_encryption:
+        problems.append(f"the 'kerberos' module in the image: {_WITHOUT_ENCRYPTION}; pykerberos must be "
+                        "built from source against MIT krb5 (libkrb5-dev / krb5-devel at build time)")
+    return problems
