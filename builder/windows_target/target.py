@@ -1,0 +1,144 @@
+"""The Windows target as one service: a KDC plus the WinRM test server over HTTP and HTTPS, or a
+real Windows host named by ``WINRM_TEST_*`` environment variables.
+
+``with EmulatedTarget(workdir) as target:`` starts everything on loopback and hands back what a
+client needs (realm, user, password, host names, ports, the CA of the HTTPS listener), like
+k5test's K5Realm hands back its environment.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from ..errors import UserError
+from .kdc import MitKdc, _wait_listening
+
+ENV_VARS = ("WINRM_TEST_HOST", "WINRM_TEST_USER", "WINRM_TEST_PASSWORD", "WINRM_TEST_REALM", "WINRM_TEST_KDC")
+
+
+@dataclass
+class Target:
+    """What a client needs to reach a Windows host over WinRM with Kerberos."""
+    hostname: str                 # FQDN, the SPN is HTTP/<hostname>
+    realm: str
+    kdc: str                      # host[:port] for krb5.conf
+    user: str                     # user@REALM
+    password: str
+    http_port: int = 5985
+    https_port: int = 5986
+    ca: Path | None = None        # CA of the HTTPS listener's certificate, when known
+    emulated: bool = False
+    log: Path | None = None       # the emulated server's JSON lines
+    hosts: dict[str, str] = field(default_factory=dict)   # name -> address, for /etc/hosts of clients
+
+    def events(self, kind: str | None = None) -> list[dict]:
+        if self.log is None or not self.log.exists():
+            return []
+        events = [json.loads(line) for line in self.log.read_text().splitlines() if line]
+        return [e for e in events if kind is None or e["event"] == kind]
+
+
+def real_host_from_env() -> Target | None:
+    """A real Windows host, when all of WINRM_TEST_HOST/USER/PASSWORD/REALM/KDC are set."""
+    values = {name: os.environ.get(name) for name in ENV_VARS}
+    if not any(values.values()):
+        return None
+    missing = [name for name, value in values.items() if not value]
+    if missing:
+        raise UserError(f"real Windows host: {', '.join(missing)} not set. Expected all of {', '.join(ENV_VARS)} "
+                        f"(and optionally WINRM_TEST_CA), or none to use the emulated target.")
+    realm = values["WINRM_TEST_REALM"]
+    user = values["WINRM_TEST_USER"]
+    return Target(hostname=values["WINRM_TEST_HOST"], realm=realm, kdc=values["WINRM_TEST_KDC"],
+                  user=user if "@" in user else f"{user}@{realm}", password=values["WINRM_TEST_PASSWORD"],
+                  ca=Path(os.environ["WINRM_TEST_CA"]) if os.environ.get("WINRM_TEST_CA") else None)
+
+
+class EmulatedTarget:
+    """A KDC and the WinRM test server (EMULATED executor) on loopback, on the standard ports."""
+
+    def __init__(self, workdir: Path, realm: str = "EXAMPLE.TEST", hostname: str = "winhost.example.test",
+                 kdc_host: str = "kdc.example.test", address: str = "127.0.0.1", kdc_time_offset: int = 0,
+                 http_port: int = 5985, https_port: int = 5986):
+        self.workdir, self.address = workdir, address
+        self.realm, self.hostname, self.kdc_host = realm, hostname, kdc_host
+        self.http_port, self.https_port = http_port, https_port
+        self._kdc = MitKdc(realm, hostname, address=address, time_offset=kdc_time_offset)
+        self._servers: list[subprocess.Popen] = []
+
+    def __enter__(self) -> Target:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        kdc = self._kdc.__enter__()
+        try:
+            ca, cert, key = make_tls(self.workdir, self.hostname)
+            log = self.workdir / "winrm.jsonl"
+            log.write_text("")
+            env = dict(self._kdc.env, KRB5_KTNAME=str(kdc.keytab))
+            for port, tls in ((self.http_port, []), (self.https_port, ["--tls-cert", str(cert), "--tls-key", str(key)])):
+                self._servers.append(self._start(env, port, log, tls))
+        except BaseException:
+            self.__exit__()
+            raise
+        return Target(hostname=self.hostname, realm=self.realm, kdc=self.kdc_host, user=kdc.user,
+                      password=kdc.password, http_port=self.http_port, https_port=self.https_port, ca=ca,
+                      emulated=True, log=log, hosts={self.hostname: self.address, self.kdc_host: self.address})
+
+    def _start(self, env: dict[str, str], port: int, log: Path, tls: list[str]) -> subprocess.Popen:
+        output = (self.workdir / f"winrm-{port}.out").open("w")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "builder.windows_target.winrm_server", "--hostname", self.hostname,
+             "--address", self.address, "--port", str(port), "--log", str(log), *tls],
+            env=env, stdout=output, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2])
+        try:
+            _wait_listening(self.address, port, f"WinRM test server (log {output.name})")
+        except UserError:
+            server.kill()
+            raise
+        return server
+
+    def __exit__(self, *exc) -> None:
+        for server in self._servers:
+            server.terminate()
+            server.wait(10)
+        self._servers.clear()
+        self._kdc.__exit__()
+
+
+def make_tls(directory: Path, hostname: str) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for ``hostname``: (ca.pem, cert.pem, key.pem)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ee-builder test CA")])
+    ca_cert = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+               .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                            content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                            key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+               .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])).issuer_name(ca_name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = directory / "ca.pem", directory / "winrm-cert.pem", directory / "winrm-key.pem"
+    paths[0].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    paths[2].chmod(0o600)
+    return paths
