@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 SETTINGS ?= ee-builder.yml
 PYTEST_ARGS ?=
 
-.PHONY: build context test test-host unit bench inspect host engine venv clean
+.PHONY: build context test test-host unit bench inspect host engine venv venv-test clean
 
 build: host venv
 	$(BIN)/ee-builder build --settings $(SETTINGS)
@@ -19,10 +19,10 @@ context: venv
 inspect: venv
 	$(BIN)/ee-builder inspect $(IMAGE)
 
-test: test-host venv
+test: test-host venv-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-unit: venv
+unit: venv-test
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 bench: host venv
@@ -32,15 +32,24 @@ bench: host venv
 host engine:
 	scripts/ensure-host
 
-# The tests build with Docker and with Podman (through its Docker-compatible socket).
+# The tests build with Docker and with Podman (through its Docker-compatible socket), and run
+# Windows playbooks against a KDC on this host.
 test-host:
-	scripts/ensure-host docker podman
+	scripts/ensure-host docker podman kerberos
 
 venv: $(BIN)/.installed
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# The test extras compile gssapi and krb5 against this host's MIT krb5 (a few minutes the first
+# time, then from pip's wheel cache).
+venv-test: $(BIN)/.installed-test
+
+$(BIN)/.installed-test: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 

@@ -186,17 +186,24 @@ class Engine:
         finally:
             container.remove(force=True)
 
-    def run(self, image: str, command: list[str], entrypoint: list[str] | None = None,
-            user: str | None = None) -> tuple[int, str]:
-        """Run a throw-away container; return (exit code, combined output)."""
-        container = self.client.containers.create(image, command=command, entrypoint=entrypoint, user=user,
-                                                  network_disabled=True, ulimits=self._ulimits())
+    def run(self, image: str, command: list[str], entrypoint: list[str] | None = None, user: str | None = None,
+            network: str | None = None, hosts: dict[str, str] | None = None, mounts: dict[str, str] | None = None,
+            environment: dict[str, str] | None = None, timeout: int = 300) -> tuple[int, str]:
+        """Run a throw-away container; return (exit code, combined output).
+
+        No network unless ``network`` names one (e.g. ``host``); ``hosts`` adds /etc/hosts entries;
+        ``mounts`` maps host paths to read-only container paths."""
+        container = self.client.containers.create(
+            image, command=command, entrypoint=entrypoint, user=user, ulimits=self._ulimits(),
+            network_disabled=network is None, network_mode=network, extra_hosts=hosts or None,
+            volumes={src: {"bind": dest, "mode": "ro"} for src, dest in (mounts or {}).items()} or None,
+            environment=environment)
         try:
             try:
                 container.start()
             except docker.errors.APIError as err:  # e.g. the entrypoint does not exist in the image
                 return 127, _reason(err)
-            rc = container.wait(timeout=300)["StatusCode"]
+            rc = container.wait(timeout=timeout)["StatusCode"]
             return rc, container.logs(stdout=True, stderr=True).decode(errors="replace")
         finally:
             container.remove(force=True)

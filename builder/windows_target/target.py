@@ -41,6 +41,22 @@ class Target:
     log: Path | None = None       # the emulated server's JSON lines
     hosts: dict[str, str] = field(default_factory=dict)   # name -> address, for /etc/hosts of clients
 
+    def inventory(self, host: str | None = None, https: bool = False, **variables) -> dict:
+        """An Ansible inventory (YAML-ready) for this target, group ``windows``; ``variables`` add
+        or override connection variables (``None`` removes one)."""
+        values = {
+            "ansible_connection": "winrm",
+            "ansible_winrm_transport": "kerberos",
+            "ansible_port": self.https_port if https else self.http_port,
+            "ansible_user": self.user,
+            "ansible_password": self.password,
+        }
+        if host:
+            values["ansible_host"] = host
+        values.update(variables)
+        values = {key: value for key, value in values.items() if value is not None}
+        return {"windows": {"hosts": {self.hostname: None}, "vars": values}}
+
     def events(self, kind: str | None = None) -> list[dict]:
         if self.log is None or not self.log.exists():
             return []

@@ -1,0 +1,126 @@
+"""Kerberos to Windows from inside the image `make build` produces: Ansible's winrm connection,
+managed and manual kinit, message encryption, HTTPS, and the failures users meet in production.
+
+The target is a real MIT KDC and our WinRM server on loopback, whose command executor is an
+EMULATION (no PowerShell here): the tests named ``emulated`` assert what the server received and
+are skipped against a real Windows host (``WINRM_TEST_*``, see the README).
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from builder import krb5
+from builder.windows_target.target import EmulatedTarget, Target, real_host_from_env
+
+PLAYBOOKS = Path(__file__).resolve().parents[2] / "builder" / "windows_target" / "playbooks"
+
+
+@pytest.fixture(scope="session")
+def windows(tmp_path_factory) -> Target:
+    real = real_host_from_env()
+    if real is not None:
+        yield real
+        return
+    with EmulatedTarget(tmp_path_factory.mktemp("windows")) as target:
+        yield target
+
+
+@pytest.fixture
+def emulated(windows) -> Target:
+    if not windows.emulated:
+        pytest.skip("asserts what the emulated WinRM server received; a real Windows host is configured")
+    return windows
+
+
+@dataclasses.dataclass
+class Run:
+    rc: int
+    output: str
+    events: list[dict]
+
+
+def play(engine, image: str, target: Target, tmp_path: Path, inventory: dict, *, krb5_conf: str | None = None,
+         before: str = "", playbook: str = "ping.yml", extra: str = "") -> Run:
+    """Run a playbook in a container of ``image`` on the host network, as a job would."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    mounts = {str(PLAYBOOKS): "/runner/project", str(tmp_path / "inventory.yml"): "/runner/inventory/hosts.yml"}
+    if krb5_conf is not None:
+        (tmp_path / "krb5.conf").write_text(krb5_conf)
+        mounts[str(tmp_path / "krb5.conf")] = "/etc/krb5.conf"
+    if target.ca:
+        mounts[str(target.ca)] = "/runner/ca.pem"
+    start = len(target.events())
+    script = f"{before}\nansible-playbook -i /runner/inventory/hosts.yml /runner/project/{playbook} {extra}"
+    rc, output = engine.run(image, ["bash", "-c", script], network="host", hosts=target.hosts, mounts=mounts,
+                            environment={"HOME": "/tmp", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+                            timeout=600)
+    return Run(rc, output, target.events()[start:])
+
+
+def rendered(target: Target, **changes) -> str:
+    """krb5.conf rendered by our template for ``target``'s realm."""
+    settings = krb5.Kerberos(default_realm=target.realm,
+                             realms={target.realm: krb5.Realm(kdcs=(target.kdc,))},
+                             template=Path(__file__).resolve().parents[2] / "krb5" / "krb5.conf.j2")
+    return krb5.render(dataclasses.replace(settings, **changes))
+
+
+def test_raw_and_win_ping_with_managed_kinit_and_baked_krb5_conf(engine, built, windows, tmp_path):
+    run = play(engine, built.image, windows, tmp_path, windows.inventory())
+    assert run.rc == 0, run.output
+    assert f"whoami={windows.user}" in run.output if windows.emulated else "whoami=" in run.output
+    assert "ping=pong" in run.output
+
+
+def test_emulated_target_saw_encrypted_bodies_from_the_user_principal(engine, built, emulated, tmp_path):
+    run = play(engine, built.image, emulated, tmp_path, emulated.inventory(), extra="-e ping_data=kerberos")
+    assert run.rc == 0, run.output
+    operations = [e for e in run.events if e["event"] == "operation"]
+    assert {e["action"] for e in operations} >= {"Create", "Command", "Send", "Receive", "Signal", "Delete"}
+    assert all(e["encrypted"] for e in operations), operations
+    assert {e["principal"] for e in operations} == {emulated.user}
+    assert not [e for e in run.events if e["event"] in ("plaintext-refused", "decrypt-failed", "auth-failed")]
+    commands = [e for e in run.events if e["event"] == "command"]
+    assert commands[0]["script"] == "whoami"  # raw: PowerShell -EncodedCommand, decoded
+    assert commands[1]["module"].endswith("win_ping.ps1") and commands[1]["module_args"]["data"] == "kerberos"
+
+
+def test_krb5_conf_mounted_at_etc_replaces_the_baked_one(engine, built, emulated, tmp_path):
+    # The KDC under a name only the mounted file knows, and the baked file's KDC name unresolvable:
+    # the job works only if the mount is what kinit reads.
+    hosts = {name: address for name, address in emulated.hosts.items() if name != emulated.kdc}
+    target = dataclasses.replace(emulated, hosts={**hosts, "dc2.example.test": emulated.hosts[emulated.kdc]})
+    mounted = play(engine, built.image, target, tmp_path / "mounted", target.inventory(),
+                   krb5_conf=rendered(target, realms={target.realm: krb5.Realm(kdcs=("dc2.example.test",))}))
+    assert mounted.rc == 0, mounted.output
+    baked = play(engine, built.image, target, tmp_path / "baked", target.inventory())
+    assert baked.rc != 0 and "Cannot contact any KDC" in baked.output, baked.output
+
+
+def test_delegation_reaches_the_target(engine, built, emulated, tmp_path):
+    run = play(engine, built.image, emulated, tmp_path, emulated.inventory(ansible_winrm_kerberos_delegation=True))
+    assert run.rc == 0, run.output
+    assert [e["delegated"] for e in run.events if e["event"] == "authenticated"] == [True]
+
+
+def test_manual_kinit_with_file_cache(engine, built, windows, tmp_path):
+    inventory = windows.inventory(ansible_password=None, ansible_winrm_kinit_mode="manual")
+    run = play(engine, built.image, windows, tmp_path, inventory,
+               before=f"echo '{windows.password}' | kinit {windows.user} >/dev/null && klist | grep -q 'FILE:/tmp/krb5cc_'")
+    assert run.rc == 0, run.output
+
+
+def test_https_with_validation_ignored_and_with_the_ca(engine, built, windows, tmp_path):
+    ignored = play(engine, built.image, windows, tmp_path, windows.inventory(
+        https=True, ansible_winrm_server_cert_validation="ignore"))
+    assert ignored.rc == 0, ignored.output
+    validated = play(engine, built.image, windows, tmp_path / "ca", windows.inventory(
+        https=True, ansible_winrm_ca_trust_path="/runner/ca.pem"))
+    assert validated.rc == 0, validated.output
+    if windows.emulated:
+        assert [e["tls"] for e in validated.events if e["event"] == "authenticated"] == [True]
