@@ -22,7 +22,8 @@ from typing import Any
 
 # A line of bootstrap_wrapper.ps1 (ansible-core 2.19) that no hand-written command contains.
 BOOTSTRAP_MARKER = "$codeJson = foreach ($in in $input)"
-PING_MODULES = ("win_ping.ps1", "ansible.windows.win_ping.ps1")
+# Script names as 2.19 sends them: ansible_collections.ansible.windows.plugins.modules.win_ping.ps1
+PING_MODULE = "win_ping"
 
 
 @dataclass
@@ -74,7 +75,7 @@ def _bootstrap(stdin: bytes) -> Result:
         args = next((v["Value"] for v in action["params"].get("Variables", []) if v["Name"] == "complex_args"), {})
     except (ValueError, KeyError, StopIteration) as err:
         return _unsupported(f"a module bootstrap whose stdin is not an exec manifest ({err})")
-    if module not in PING_MODULES:
+    if module.removesuffix(".ps1").rsplit(".", 1)[-1] != PING_MODULE:
         return _unsupported(f"module {module}")
     data = args.get("data", "pong")
     if data == "crash":  # win_ping's own way to test failure handling
