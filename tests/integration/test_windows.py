@@ -105,7 +105,10 @@ def test_krb5_conf_mounted_at_etc_replaces_the_baked_one(engine, built, emulated
 def test_delegation_reaches_the_target(engine, built, emulated, tmp_path):
     run = play(engine, built.image, emulated, tmp_path, emulated.inventory(ansible_winrm_kerberos_delegation=True))
     assert run.rc == 0, run.output
-    assert [e["delegated"] for e in run.events if e["event"] == "authenticated"] == [True]
+    # Ansible connects once per task: both connections delegated, and neither without the option.
+    assert [e["delegated"] for e in run.events if e["event"] == "authenticated"] == [True, True]
+    without = play(engine, built.image, emulated, tmp_path / "without", emulated.inventory())
+    assert [e["delegated"] for e in without.events if e["event"] == "authenticated"] == [False, False]
 
 
 def test_manual_kinit_with_file_cache(engine, built, windows, tmp_path):
@@ -123,4 +126,4 @@ def test_https_with_validation_ignored_and_with_the_ca(engine, built, windows, t
         https=True, ansible_winrm_ca_trust_path="/runner/ca.pem"))
     assert validated.rc == 0, validated.output
     if windows.emulated:
-        assert [e["tls"] for e in validated.events if e["event"] == "authenticated"] == [True]
+        assert [e["tls"] for e in validated.events if e["event"] == "authenticated"] == [True, True]
