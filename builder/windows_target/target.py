@@ -84,12 +84,12 @@ class EmulatedTarget:
     """A KDC and the WinRM test server (EMULATED executor) on loopback, on the standard ports."""
 
     def __init__(self, workdir: Path, realm: str = "EXAMPLE.TEST", hostname: str = "winhost.example.test",
-                 kdc_host: str = "kdc.example.test", address: str = "127.0.0.1", kdc_time_offset: int = 0,
-                 http_port: int = 5985, https_port: int = 5986):
+                 kdc_host: str = "kdc.example.test", address: str = "127.0.0.1", kdc_port: int = 88,
+                 kdc_time_offset: int = 0, http_port: int = 5985, https_port: int = 5986):
         self.workdir, self.address = workdir, address
         self.realm, self.hostname, self.kdc_host = realm, hostname, kdc_host
         self.http_port, self.https_port = http_port, https_port
-        self._kdc = MitKdc(realm, hostname, address=address, time_offset=kdc_time_offset)
+        self._kdc = MitKdc(realm, hostname, address=address, port=kdc_port, time_offset=kdc_time_offset)
         self._servers: list[subprocess.Popen] = []
 
     def __enter__(self) -> Target:

@@ -127,3 +127,57 @@ def test_https_with_validation_ignored_and_with_the_ca(engine, built, windows, t
     assert validated.rc == 0, validated.output
     if windows.emulated:
         assert [e["tls"] for e in validated.events if e["event"] == "authenticated"] == [True, True]
+
+
+# What users see when it goes wrong: each case asserts the error text Ansible shows them.
+
+def test_host_given_by_ip_is_not_in_the_kerberos_database(engine, built, windows, tmp_path):
+    run = play(engine, built.image, windows, tmp_path, windows.inventory(host=windows.hosts.get(windows.hostname)))
+    assert run.rc != 0
+    assert "Server not found in Kerberos database" in run.output, run.output
+
+
+def test_lowercase_realm_has_no_kdc(engine, built, windows, tmp_path):
+    user = windows.user.split("@")[0] + "@" + windows.realm.lower()
+    run = play(engine, built.image, windows, tmp_path, windows.inventory(ansible_user=user))
+    assert run.rc != 0
+    assert f'Cannot find KDC for realm "{windows.realm.lower()}"' in run.output, run.output
+
+
+def test_wrong_password(engine, built, windows, tmp_path):
+    run = play(engine, built.image, windows, tmp_path, windows.inventory(ansible_password="not-the-password"))
+    assert run.rc != 0
+    assert "Password incorrect" in run.output, run.output
+
+
+def test_unencrypted_messages_are_refused_over_http(engine, built, emulated, tmp_path):
+    run = play(engine, built.image, emulated, tmp_path, emulated.inventory(ansible_winrm_message_encryption="never"))
+    assert run.rc != 0
+    assert "Bad HTTP response returned from server. Code 400" in run.output, run.output
+    assert [e["event"] for e in run.events if e["event"] == "plaintext-refused"]
+
+
+def test_keyring_ccache_fails_in_a_container(engine, built, windows, tmp_path):
+    conf = rendered(windows, default_ccache_name="KEYRING:persistent:%{uid}")
+    inventory = windows.inventory(ansible_password=None, ansible_winrm_kinit_mode="manual")
+    run = play(engine, built.image, windows, tmp_path, inventory, krb5_conf=conf,
+               before=f"echo '{windows.password}' | kinit {windows.user}; echo kinit-rc=$?")
+    assert "kinit-rc=0" not in run.output and run.rc != 0, run.output
+    assert "keyring" in run.output.lower(), run.output
+
+
+def test_kdc_unreachable(engine, built, windows, tmp_path):
+    conf = rendered(windows, realms={windows.realm: krb5.Realm(kdcs=("127.0.0.1:9",))})
+    run = play(engine, built.image, windows, tmp_path, windows.inventory(), krb5_conf=conf)
+    assert run.rc != 0
+    assert f"Cannot contact any KDC for realm '{windows.realm}'" in run.output, run.output
+
+
+def test_clock_skew_beyond_the_kdc_limit(engine, built, tmp_path):
+    # A second realm whose KDC runs an hour ahead (krb5kdc -T), on its own ports.
+    with EmulatedTarget(tmp_path / "skewed", kdc_port=10088, http_port=15985, https_port=15986,
+                        kdc_time_offset=3600) as skewed:
+        conf = rendered(skewed, realms={skewed.realm: krb5.Realm(kdcs=(f"{skewed.kdc}:10088",))})
+        run = play(engine, built.image, skewed, tmp_path, skewed.inventory(), krb5_conf=conf)
+    assert run.rc != 0
+    assert "Clock skew too great" in run.output, run.output
