@@ -56,7 +56,9 @@ class MitKdc:
         password = secrets.token_urlsafe(12)
         principal = f"{self.user}@{self.realm_name}"
         service = f"HTTP/{self.service_host}@{self.realm_name}"
-        self._realm.addprinc(principal, password)
+        # Pre-authentication required, as Active Directory requires it: the KDC then checks the
+        # client's clock (encrypted timestamp) before issuing a ticket.
+        self._realm.run_kadminl(["addprinc", "+requires_preauth", "-pw", password, principal])
         self._realm.addprinc(service)
         keytab = Path(self._realm.tmpdir) / "http.keytab"
         self._realm.extract_keytab(service, str(keytab))
