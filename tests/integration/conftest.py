@@ -57,6 +57,7 @@ def ee_builder(*args: str, cwd: Path, timeout: int = 1800) -> subprocess.Complet
 def project_with(tmp_path: Path, settings: str, definition: dict | None = None) -> Path:
     """A scratch project directory with ``ee-builder.yml`` and a definition (default: the project's)."""
     definition = definition or yaml.safe_load((ROOT / "execution-environment.yml").read_text())
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "execution-environment.yml").write_text(yaml.safe_dump(definition, sort_keys=False))
     (tmp_path / "ee-builder.yml").write_text(settings)
     return tmp_path
@@ -65,4 +66,5 @@ def project_with(tmp_path: Path, settings: str, definition: dict | None = None) 
 def project_settings(image_name: str) -> str:
     """The project's own settings (same base and trust, so earlier layers come from the cache)
     with another image name, so tests never move the user's tags."""
-    return (ROOT / "ee-builder.yml").read_text().replace("name: localhost/awx-ee-kerberos", f"name: {image_name}")
+    text = (ROOT / "ee-builder.yml").read_text().replace("name: localhost/awx-ee-kerberos", f"name: {image_name}")
+    return text.replace("\nkerberos:\n", f"\nkerberos:\n  template: {ROOT}/krb5/krb5.conf.j2\n")

@@ -15,6 +15,7 @@ import yaml
 
 from builder import krb5
 from builder.windows_target.target import EmulatedTarget, Target, real_host_from_env
+from tests.integration.conftest import ee_builder, project_settings, project_with
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "builder" / "windows_target" / "playbooks"
 
@@ -185,3 +186,18 @@ def test_clock_skew_beyond_the_kdc_limit(engine, built, tmp_path):
         run = play(engine, built.image, skewed, tmp_path, skewed.inventory(ansible_winrm_scheme="http"), krb5_conf=conf)
     assert run.rc != 0
     assert "Clock skew too great" in run.output, run.output
+
+
+def test_image_built_without_the_kerberos_feature_has_no_kinit(engine, built, windows, tmp_path):
+    image = "localhost/ee-builder-test-no-kerberos"
+    settings = project_settings(image)
+    project = project_with(tmp_path / "project", settings[:settings.index("\nkerberos:")] + "\n")
+    try:
+        result = ee_builder("build", cwd=project)
+        assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+        run = play(engine, f"{image}:latest", windows, tmp_path, windows.inventory())
+        assert run.rc != 0
+        assert "Kerberos auth failure when calling kinit cmd 'kinit': [Errno 2] No such file or directory" in run.output, \
+            run.output
+    finally:
+        engine.client.images.remove(f"{image}:latest")
