@@ -1,13 +1,14 @@
 """``ee-builder``: a thin click CLI over the build, context and inspect jobs."""
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from . import krb5 as krb5_config, settings as settings_file
+from . import awx, krb5 as krb5_config, settings as settings_file, yamlfile
 from .build import build as run_build, prepare
 from .engine import Engine
 from .errors import UserError
@@ -75,16 +76,35 @@ def krb5() -> None:
     """Render krb5.conf from the kerberos: settings, or check any krb5.conf."""
 
 
+FORMATS = ("conf", "configmap", "pod-spec", "isolation-path")
+
+
 @krb5.command()
 @settings_option
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="conf", show_default=True,
+              help="conf: krb5.conf itself (baked at /etc/krb5.conf); configmap: it as a Kubernetes ConfigMap; "
+                   "pod-spec: an AWX container group pod spec mounting that ConfigMap at /etc/krb5.conf; "
+                   "isolation-path: the AWX setting exposing an execution node's /etc/krb5.conf to jobs.")
+@click.option("--namespace", default=awx.DEFAULT_NAMESPACE, show_default=True,
+              help="Namespace where container-group jobs run (configmap, pod-spec).")
+@click.option("--configmap-name", default=awx.DEFAULT_CONFIGMAP, show_default=True, help="ConfigMap name.")
+@click.option("--image", help="Image for the pod spec (default: the first of image.name:tags).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
-def render(settings_path: str, output: str | None) -> None:
-    """Render krb5.conf from the kerberos: section of the settings."""
+def render(settings_path: str, fmt: str, namespace: str, configmap_name: str, image: str | None,
+           output: str | None) -> None:
+    """Render krb5.conf from the kerberos: section of the settings, or an object that carries it."""
     settings = _settings(settings_path, None)
     if settings.kerberos is None:
         raise UserError(f"{settings.path}: no kerberos: section. Expected default_realm and realms, "
                         f"see the README's Kerberos settings.")
     text = krb5_config.render(settings.kerberos)
+    if fmt == "configmap":
+        text = yamlfile.dump(awx.krb5_configmap(text, configmap_name, namespace))
+    elif fmt == "pod-spec":
+        pod = awx.container_group_pod_spec(image or settings.image.refs[0], namespace, configmap_name)
+        text = yamlfile.dump(pod)
+    elif fmt == "isolation-path":
+        text = json.dumps(awx.isolation_paths()) + "\n"
     if output:
         Path(output).write_text(text)
     else:

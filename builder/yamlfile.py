@@ -95,3 +95,20 @@ def _record(node: yaml.Node, keypath: KeyPath, lines: dict[KeyPath, int]) -> Non
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _record(item, keypath + (index,), lines)
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    # Multi-line values (a krb5.conf in a ConfigMap) as literal blocks people can read and diff.
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(str, _text)
+
+
+def dump(data: Any) -> str:
+    """YAML for people: key order kept, multi-line strings as literal blocks."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False)

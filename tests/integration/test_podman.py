@@ -1,6 +1,9 @@
 """The same build through Podman's Docker-compatible socket (started by `make test`)."""
 from __future__ import annotations
 
+import json
+import subprocess
+
 from builder.engine import Engine
 from builder.inspect import inspect
 from builder.settings import Engine as EngineSettings
@@ -23,5 +26,22 @@ def test_build_and_inspect_with_podman(tmp_path, built):
         assert summary.winrm_encryption is True and summary.kinit == "/usr/bin/kinit"
         assert summary.uid == 1000
         assert set(summary.collections) == {"ansible.windows", "community.windows", "microsoft.ad"}
+        check_isolation_path(project, tmp_path)
     finally:
         podman.client.images.remove(IMAGE)
+
+
+def check_isolation_path(project, tmp_path):
+    """The AWX setting `ee-builder krb5 render -f isolation-path` emits, used as an execution node
+    uses it: each entry becomes a Podman --volume of the job container."""
+    result = ee_builder("krb5", "render", "--format", "isolation-path", cwd=project)
+    assert result.returncode == 0, result.stderr
+    [entry] = json.loads(result.stdout)["AWX_ISOLATION_SHOW_PATHS"]
+    node_conf = tmp_path / "node-krb5.conf"
+    node_conf.write_text("[libdefaults]\n    default_realm = NODE.TEST\n")
+    volume = entry.replace("/etc/krb5.conf:", f"{node_conf}:", 1)
+    # This host's hard limits are below Podman's defaults, hence the explicit ulimits.
+    job = subprocess.run(["podman", "run", "--rm", "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
+                          "--volume", volume, IMAGE, "cat", "/etc/krb5.conf"], capture_output=True, text=True)
+    assert job.returncode == 0, job.stderr
+    assert job.stdout == node_conf.read_text()

@@ -91,13 +91,26 @@ def test_emulated_target_saw_encrypted_bodies_from_the_user_principal(engine, bu
     assert commands[1]["module"].endswith("win_ping.ps1") and commands[1]["module_args"]["data"] == "kerberos"
 
 
-def test_krb5_conf_mounted_at_etc_replaces_the_baked_one(engine, built, emulated, tmp_path):
-    # The KDC under a name only the mounted file knows, and the baked file's KDC name unresolvable:
-    # the job works only if the mount is what kinit reads.
+def test_krb5_conf_from_the_configmap_mounted_as_the_pod_spec_says(engine, built, emulated, tmp_path):
+    """The ConfigMap and pod spec `ee-builder krb5 render` emits, applied as a kubelet would: the
+    ConfigMap's key mounted at the container's mountPath. The KDC goes by a name only that file
+    knows and the baked file's KDC name does not resolve, so the job works only if the mount is read."""
+    settings = project_settings("localhost/ee-builder-test-krb5").replace(
+        f"kdcs: [{emulated.kdc}]", "kdcs: [dc2.example.test]")
+    project = project_with(tmp_path / "project", settings)
+    outputs = {}
+    for fmt in ("configmap", "pod-spec"):
+        result = ee_builder("krb5", "render", "--format", fmt, cwd=project)
+        assert result.returncode == 0, result.stderr
+        outputs[fmt] = yaml.safe_load(result.stdout)
+    [mount] = outputs["pod-spec"]["spec"]["containers"][0]["volumeMounts"]
+    assert mount["mountPath"] == "/etc/krb5.conf"
+    conf = outputs["configmap"]["data"][mount["subPath"]]
+    assert "kdc = dc2.example.test" in conf
+
     hosts = {name: address for name, address in emulated.hosts.items() if name != emulated.kdc}
     target = dataclasses.replace(emulated, hosts={**hosts, "dc2.example.test": emulated.hosts[emulated.kdc]})
-    mounted = play(engine, built.image, target, tmp_path / "mounted", target.inventory(),
-                   krb5_conf=rendered(target, realms={target.realm: krb5.Realm(kdcs=("dc2.example.test",))}))
+    mounted = play(engine, built.image, target, tmp_path / "mounted", target.inventory(), krb5_conf=conf)
     assert mounted.rc == 0, mounted.output
     baked = play(engine, built.image, target, tmp_path / "baked", target.inventory())
     assert baked.rc != 0 and "Cannot contact any KDC" in baked.output, baked.output
