@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import click
 
 from . import awx, krb5 as krb5_config, settings as settings_file, yamlfile
+from . import doctor as doctor_job
 from .build import build as run_build, prepare
 from .engine import Engine
 from .errors import UserError
@@ -21,6 +23,13 @@ def _settings(path: str, engine: str | None) -> settings_file.Settings:
     if engine:
         loaded = replace(loaded, engine=replace(loaded.engine, type=engine, url=None))
     return loaded
+
+
+def _engine(settings_path: str, engine: str | None) -> Engine:
+    """The engine the settings name, if there are settings here; commands on any image work without."""
+    if Path(settings_path).exists():
+        return Engine(_settings(settings_path, engine).engine)
+    return Engine(settings_file.Engine(type=engine or "docker"))
 
 
 settings_option = click.option("--settings", "-s", "settings_path", default=settings_file.DEFAULT_FILE,
@@ -61,14 +70,49 @@ def context(settings_path: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def inspect_command(image: str, settings_path: str, engine: str | None, as_json: bool) -> None:
     """Summarise any IMAGE: versions, collections, user, entrypoint, labels, size."""
-    engine_settings = settings_file.Engine(type=engine or "docker")
-    if Path(settings_path).exists():
-        engine_settings = _settings(settings_path, engine).engine
-    summary = inspect_image(Engine(engine_settings), image)
+    summary = inspect_image(_engine(settings_path, engine), image)
     if as_json:
         click.echo(summary.to_json())
     else:
         Reporter().summary(summary, title=image)
+
+
+@cli.command()
+@click.argument("image")
+@click.option("--host", required=True, help="The Windows host's FQDN (as the job's inventory names it).")
+@click.option("--user", required=True, help="user@REALM, as in the AWX machine credential.")
+@click.option("--port", default=5985, show_default=True, type=int, help="WinRM port (5985 HTTP, 5986 HTTPS).")
+@click.option("--password-env", default=doctor_job.PASSWORD_ENV, show_default=True,
+              help="Environment variable holding the password (asked for when unset).")
+@click.option("--krb5-conf", type=click.Path(exists=True, dir_okay=False),
+              help="Mount this krb5.conf at /etc/krb5.conf instead of the image's own (as a ConfigMap would).")
+@click.option("--add-host", "add_hosts", multiple=True, metavar="NAME:ADDRESS",
+              help="Extra /etc/hosts entry in the container (as hostAliases would); repeatable.")
+@click.option("--network", default="host", show_default=True, help="Container network (host, bridge, or a name).")
+@click.option("--cert-validation", type=click.Choice(["validate", "ignore"]), default="validate", show_default=True,
+              help="HTTPS certificate validation for win_ping.")
+@settings_option
+@engine_option
+def doctor(image: str, host: str, user: str, port: int, password_env: str, krb5_conf: str | None,
+           add_hosts: tuple[str, ...], network: str, cert_validation: str, settings_path: str,
+           engine: str | None) -> None:
+    """Check Kerberos to a Windows host from inside IMAGE: krb5.conf, kinit, DNS, KDC, clock,
+    kvno, klist -e and win_ping; each failure with its known cause and fix."""
+    password = os.environ.get(password_env) or click.prompt(f"password for {user}", hide_input=True)
+    hosts = {}
+    for entry in add_hosts:
+        name, sep, address = entry.partition(":")
+        if not sep or not name or not address:
+            raise UserError(f"--add-host {entry!r}: expected NAME:ADDRESS, e.g. dc1.corp.example:10.0.0.5")
+        hosts[name] = address
+    reporter = Reporter()
+    reporter.say(f"checking Kerberos to {host}:{port} as {user} from inside {image}")
+    mounts = {str(Path(krb5_conf).resolve()): "/etc/krb5.conf"} if krb5_conf else None
+    diagnosis = doctor_job.run(_engine(settings_path, engine), image, host, user, password, port, network=network,
+                               hosts=hosts, mounts=mounts, cert_validation=cert_validation)
+    reporter.diagnosis(diagnosis, title=f"doctor: {image} -> {host}:{port}")
+    if not diagnosis.ok:
+        raise SystemExit(1)
 
 
 @cli.group()

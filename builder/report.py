@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .doctor import Diagnosis
 from .engine import BuildEvent
 from .inspect import Summary
 
@@ -80,6 +81,20 @@ class Reporter:
         for key, value in summary_rows(summary):
             table.add_row(key, value)
         self.console.print(table)
+
+
+    def diagnosis(self, diagnosis: Diagnosis, title: str) -> None:
+        table = Table(title=title, title_justify="left")
+        for column in ("check", "result", "detail"):
+            table.add_column(column)
+        for check in diagnosis.checks:
+            table.add_row(escape(check.name), "[green]ok[/]" if check.ok else "[red]FAILED[/]", escape(check.detail))
+        self.console.print(table)
+        for check in diagnosis.checks:
+            if not check.ok:
+                self.console.print(f"[red]{escape(check.name)}[/]: cause: {escape(check.cause or 'not a known one; see the detail above')}")
+                if check.fix:
+                    self.console.print(f"  fix: {escape(check.fix)}")
 
 
 def summary_rows(s: Summary) -> list[tuple[str, str]]:

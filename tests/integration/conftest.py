@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from builder.engine import Engine
+from builder.windows_target.target import EmulatedTarget, Target, real_host_from_env
 from builder.settings import Engine as EngineSettings
 from tests.conftest import ROOT
 
@@ -68,3 +69,22 @@ def project_settings(image_name: str) -> str:
     with another image name, so tests never move the user's tags."""
     text = (ROOT / "ee-builder.yml").read_text().replace("name: localhost/awx-ee-kerberos", f"name: {image_name}")
     return text.replace("\nkerberos:\n", f"\nkerberos:\n  template: {ROOT}/krb5/krb5.conf.j2\n")
+
+
+@pytest.fixture(scope="session")
+def windows(tmp_path_factory) -> Target:
+    """A real Windows host when WINRM_TEST_* are set, else a KDC and the WinRM test server
+    (EMULATED executor) on loopback."""
+    real = real_host_from_env()
+    if real is not None:
+        yield real
+        return
+    with EmulatedTarget(tmp_path_factory.mktemp("windows")) as target:
+        yield target
+
+
+@pytest.fixture
+def emulated(windows) -> Target:
+    if not windows.emulated:
+        pytest.skip("asserts what the emulated WinRM server received; a real Windows host is configured")
+    return windows

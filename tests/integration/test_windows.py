@@ -14,27 +14,10 @@ import pytest
 import yaml
 
 from builder import krb5
-from builder.windows_target.target import EmulatedTarget, Target, real_host_from_env
+from builder.windows_target.target import EmulatedTarget, Target
 from tests.integration.conftest import ee_builder, project_settings, project_with
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "builder" / "windows_target" / "playbooks"
-
-
-@pytest.fixture(scope="session")
-def windows(tmp_path_factory) -> Target:
-    real = real_host_from_env()
-    if real is not None:
-        yield real
-        return
-    with EmulatedTarget(tmp_path_factory.mktemp("windows")) as target:
-        yield target
-
-
-@pytest.fixture
-def emulated(windows) -> Target:
-    if not windows.emulated:
-        pytest.skip("asserts what the emulated WinRM server received; a real Windows host is configured")
-    return windows
 
 
 @dataclasses.dataclass

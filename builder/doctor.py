@@ -1,0 +1,238 @@
+"""``ee-builder doctor``: from inside an image, walk the chain Kerberos to Windows needs and map each
+failure to its known cause and fix.
+
+A probe runs in a throw-away container of the image (the job's view: its krb5.conf, its kinit,
+its DNS) and reports each check's exit code and output; ``diagnose`` (pure) maps outputs to the
+causes users meet (see the failure table in the README). The password reaches the container in
+its environment only, never a command line or this report.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from . import krb5
+from .engine import Engine
+from .errors import UserError
+
+PASSWORD_ENV = "EE_DOCTOR_PASSWORD"
+
+# Checks run in order inside the image; each prints one JSON line. Later checks use earlier results.
+PROBE = r"""
+import datetime, json, os, shutil, socket, subprocess, tempfile
+host, user, port = os.environ["EE_DOCTOR_HOST"], os.environ["EE_DOCTOR_USER"], int(os.environ["EE_DOCTOR_PORT"])
+cache = "FILE:" + tempfile.mkdtemp() + "/ccache"
+env = dict(os.environ, KRB5CCNAME=cache, HOME=tempfile.mkdtemp())
+
+def report(check, rc, output):
+    print(json.dumps({"check": check, "rc": rc, "output": output.strip()}), flush=True)
+
+def run(check, cmd, stdin=None, timeout=60):
+    try:
+        done = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env, timeout=timeout)
+        report(check, done.returncode, done.stdout + done.stderr)
+        return done
+    except FileNotFoundError as err:
+        report(check, 127, str(err))
+    except subprocess.TimeoutExpired:
+        report(check, 124, f"no answer within {timeout}s")
+
+kdcs = []
+try:
+    conf = open("/etc/krb5.conf").read()
+    report("krb5.conf", 0, conf)
+    kdcs = [line.split("=", 1)[1].strip() for line in conf.splitlines() if line.strip().startswith("kdc ")
+            or line.strip().startswith("kdc=")]
+except OSError as err:
+    report("krb5.conf", 1, str(err))
+report("kinit present", 0 if shutil.which("kinit") else 127, shutil.which("kinit") or "kinit: command not found")
+try:
+    address = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)[0][4][0]
+    report("DNS forward", 0, f"{host} -> {address}")
+    try:
+        report("DNS reverse", 0, f"{address} -> {socket.gethostbyaddr(address)[0]}")
+    except OSError as err:
+        report("DNS reverse", 1, f"{address}: {err}")
+except OSError as err:
+    report("DNS forward", 1, f"{host}: {err}")
+for kdc in kdcs:
+    name, _, kport = kdc.partition(":")
+    try:
+        socket.create_connection((name, int(kport or 88)), timeout=5).close()
+        report(f"KDC {kdc} reachable", 0, f"TCP {name}:{kport or 88} open")
+    except OSError as err:
+        report(f"KDC {kdc} reachable", 1, f"TCP {name}:{kport or 88}: {err}")
+before = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+done = run("kinit", ["kinit", user], stdin=os.environ.get("EE_DOCTOR_PASSWORD", "") + "\n")
+if done is not None and done.returncode == 0:
+    listing = run("klist -e", ["klist", "-e"])
+    for line in (listing.stdout if listing else "").splitlines():
+        if "krbtgt/" in line:
+            start = datetime.datetime.strptime(" ".join(line.split()[:2]), "%m/%d/%y %H:%M:%S")
+            report("clock offset to KDC", 0, f"{(start - before).total_seconds():+.0f}s")
+            break
+    run("kvno HTTP/" + host, ["kvno", "HTTP/" + host])
+    scheme = "http" if port == 5985 else "https"
+    variables = {"ansible_connection": "winrm", "ansible_winrm_transport": "kerberos", "ansible_port": port,
+                 "ansible_winrm_scheme": scheme, "ansible_user": user,
+                 "ansible_password": "{{ lookup('env', 'EE_DOCTOR_PASSWORD') }}",
+                 "ansible_winrm_server_cert_validation": os.environ.get("EE_DOCTOR_CERT_VALIDATION", "validate")}
+    path = tempfile.mktemp(suffix=".json")
+    with open(path, "w") as handle:
+        json.dump(variables, handle)
+    run("win_ping", ["ansible", "all", "-i", host + ",", "-m", "ansible.windows.win_ping", "-e", "@" + path],
+        timeout=180)
+"""
+
+
+@dataclass(frozen=True)
+class Cause:
+    pattern: str              # regex over a failing check's output
+    cause: str
+    fix: str
+    checks: tuple[str, ...] = ()   # only for checks whose names start so (empty: any)
+
+
+CLOCK_SKEW = Cause(r"Clock skew too great",
+                   "the clocks of the job container's node and the domain controller differ by more than 5 minutes",
+                   "synchronise the node with NTP (the same time source as the domain controllers)")
+
+
+# Ordered: the first matching cause wins. From the failure table in the README.
+CAUSES = (
+    Cause(r"No such file or directory: 'kinit'|kinit: command not found|executable: kinit",
+          "no Kerberos client (kinit) in the image",
+          "build with a kerberos: section in ee-builder.yml (installs krb5-user / krb5-workstation)"),
+    Cause(r"keyring|No KCM server",
+          "a KEYRING or KCM credential cache, which does not work in containers",
+          "set default_ccache_name = FILE:/tmp/krb5cc_%{uid} in krb5.conf"),
+    Cause(r"Cannot find KDC for realm \"(?-i:[^\"]*[a-z][^\"]*)\"",
+          "the realm is written in lower case; Kerberos realms are case-sensitive and AD's is upper case",
+          "write the user as user@REALM in upper case, and realms upper case in krb5.conf"),
+    Cause(r"Cannot find KDC for realm|does not specify default realm",
+          "krb5.conf in the job container does not know this realm (missing, not at /etc/krb5.conf, or no default_realm)",
+          "bake krb5.conf (kerberos: settings) or mount the ConfigMap at /etc/krb5.conf; Ansible's managed kinit "
+          "ignores KRB5_CONFIG"),
+    Cause(r"Cannot contact any KDC|Connection refused|timed out|No route to host|Name or service not known",
+          "the KDC is unreachable from the job container",
+          "check the kdc names in krb5.conf resolve from the pod and TCP/UDP 88 is open to the domain controllers",
+          checks=("KDC", "kinit", "kvno")),
+    CLOCK_SKEW,
+    Cause(r"Password incorrect|Preauthentication failed",
+          "wrong password for the user",
+          "check the credential in AWX; note AD accounts can be locked or expired"),
+    Cause(r"Client '?[^ ]+'? not found in Kerberos database",
+          "the user does not exist in this realm",
+          "check the user name and the realm after @"),
+    Cause(r"Server '?HTTP/[0-9.]+@|Server '?HTTP/[0-9a-fA-F:]+@",
+          "the host is given by IP address; Kerberos needs the name its HTTP/<fqdn> SPN is registered under",
+          "use the host's FQDN as ansible_host (or ansible_winrm_kerberos_hostname_override)"),
+    Cause(r"Server '?[^ ]+'? not found in Kerberos database",
+          "no HTTP/<name> service principal for this host name (alias, short name, or reverse DNS rewrote it)",
+          "connect by the FQDN the SPN is registered for, keep rdns = false, or register the SPN (setspn -S HTTP/<fqdn>)"),
+    Cause(r"Name or service not known|nodename nor servname|Temporary failure in name resolution",
+          "the host name does not resolve from the job container",
+          "fix DNS for the pod, or add hostAliases to the container group pod spec"),
+    Cause(r"Code 400|message encryption",
+          "WinRM message encryption failed: a kerberos binding without WinRM encryption, or encryption turned off",
+          "use pykerberos from PyPI built against MIT krb5 (ee-builder's image has it); keep ansible_winrm_message_encryption auto"),
+    Cause(r"credentials were rejected|Code 401",
+          "Windows rejected the authentication (user rights, channel binding, or wrong SPN account)",
+          "check the user may use WinRM (Administrators or winrm configSDDL) and the SPN's account"),
+    Cause(r"Connection refused|timed out|Max retries exceeded|No route to host",
+          "no WinRM listener answers on that port",
+          "check the port (5985 HTTP, 5986 HTTPS), the Windows firewall and `winrm enumerate winrm/config/listener`",
+          checks=("win_ping",)),
+    Cause(r"CERTIFICATE_VERIFY_FAILED",
+          "the WinRM HTTPS certificate is not trusted",
+          "give the CA (ansible_winrm_ca_trust_path) or trust it in the image (trust.ca_bundles, keep_in_final)",
+          checks=("win_ping",)),
+)
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    cause: str | None = None
+    fix: str | None = None
+
+
+@dataclass
+class Diagnosis:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+
+def diagnose(results: list[dict]) -> Diagnosis:
+    """Map the probe's results (check, rc, output) to checks with causes and fixes."""
+    diagnosis = Diagnosis()
+    for result in results:
+        name, output = result["check"], result["output"]
+        if name == "krb5.conf":
+            if result["rc"] != 0:
+                diagnosis.checks.append(Check(name, False, output, "no /etc/krb5.conf in the image",
+                                              "build with a kerberos: section or mount the ConfigMap at /etc/krb5.conf"))
+                continue
+            findings = krb5.check(output)
+            detail = "; ".join(f"line {f.line}: {f.problem}" if f.line else f.problem for f in findings)
+            diagnosis.checks.append(Check(name, not findings, detail or "no known pitfalls",
+                                          None if not findings else "krb5.conf pitfalls",
+                                          None if not findings else "; ".join(f.fix for f in findings)))
+            continue
+        if name == "clock offset to KDC":
+            seconds = abs(int(output.rstrip("s")))
+            ok = seconds < 300
+            diagnosis.checks.append(Check(name, ok, output, None if ok else CLOCK_SKEW.cause, None if ok else CLOCK_SKEW.fix))
+            continue
+        if name == "DNS reverse":  # rdns = false makes a mismatch harmless; report, never fail
+            diagnosis.checks.append(Check(name, True, output))
+            continue
+        ok = result["rc"] == 0
+        if name == "klist -e" and ok:  # the encryption types are the point of -e
+            output = "\n".join(line for line in output.splitlines() if "Etype" in line) or output
+        cause = None if ok else next((c for c in CAUSES if (not c.checks or name.startswith(c.checks))
+                                      and re.search(c.pattern, output, re.IGNORECASE)), None)
+        detail = _last_lines(output)
+        diagnosis.checks.append(Check(name, ok, detail, cause.cause if cause else None, cause.fix if cause else None))
+    return diagnosis
+
+
+def _last_lines(output: str, count: int = 3) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return " | ".join(lines[-count:])
+
+
+def run(engine: Engine, image: str, host: str, user: str, password: str, port: int = 5985,
+        network: str | None = "host", hosts: dict[str, str] | None = None,
+        mounts: dict[str, str] | None = None, cert_validation: str = "validate") -> Diagnosis:
+    if engine.image(image) is None:
+        raise UserError(f"image {image}: not found in the {engine.kind} engine at {engine.where}. "
+                        f"Expected a local image (build it with `make build`, or pull it).")
+    environment = {"EE_DOCTOR_HOST": host, "EE_DOCTOR_USER": user, "EE_DOCTOR_PORT": str(port),
+                   PASSWORD_ENV: password,
+                   "EE_DOCTOR_CERT_VALIDATION": cert_validation, "ANSIBLE_NOCOLOR": "1"}
+    rc, output = engine.run(image, ["-c", PROBE], entrypoint=["python3"], network=network, hosts=hosts,
+                            mounts=mounts, environment=environment, timeout=600)
+    results = []
+    for line in output.splitlines():
+        try:
+            results.append(json.loads(line))
+        except ValueError:
+            continue
+    if not results:
+        raise UserError(f"doctor: the probe did not run in {image} (exit {rc}): {_last_lines(output, 5)}")
+    return diagnosis_without_secret(diagnose(results), password)
+
+
+def diagnosis_without_secret(diagnosis: Diagnosis, password: str) -> Diagnosis:
+    """Tools echo what they got; the password must not reach the report."""
+    if password:
+        for check in diagnosis.checks:
+            check.detail = check.detail.replace(password, "********")
+    return diagnosis
