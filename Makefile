@@ -35,7 +35,7 @@ host engine:
 # The tests build with Docker and with Podman (through its Docker-compatible socket), and run
 # Windows playbooks against a KDC on this host.
 test-host:
-	scripts/ensure-host docker podman kerberos
+	scripts/ensure-host docker podman kerberos samba
 
 venv: $(BIN)/.installed
 

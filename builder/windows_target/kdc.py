@@ -9,8 +9,12 @@ Both hand back the same ``Kdc`` facts: realm, user and password, the HTTP servic
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import shutil
 import socket
+import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,12 +75,6 @@ class MitKdc:
             self._realm.stop()
             self._realm = None
 
-    @property
-    def env(self) -> dict[str, str]:
-        """KRB5_CONFIG etc. for host tools run against this realm (k5test's environment)."""
-        assert self._realm is not None
-        return dict(os.environ, **self._realm.env)
-
 
 def _port_free(address: str, port: int, what: str) -> None:
     with socket.socket() as sock:
@@ -93,3 +91,75 @@ def _wait_listening(address: str, port: int, what: str, timeout: float = 30) -> 
                 return
         time.sleep(0.1)
     raise UserError(f"{what}: nothing listens on {address}:{port} after {timeout:.0f}s.")
+
+
+class SambaKdc:
+    """``with SambaKdc(realm, service_host) as kdc:`` a Samba AD DC serving only its KDC, on loopback.
+
+    AD-shaped: the HTTP service account's keytab holds RC4 only (as for an account without
+    msDS-SupportedEncryptionTypes), user names are case-insensitive, UPNs work.
+    """
+
+    def __init__(self, realm: str, service_host: str, user: str = "ansible", address: str = "127.0.0.1",
+                 port: int = KDC_PORT):
+        self.realm_name, self.service_host, self.user = realm, service_host, user
+        self.address, self.port = address, port
+        self._dir: Path | None = None
+        self._samba: subprocess.Popen | None = None
+
+    def __enter__(self) -> Kdc:
+        if shutil.which("samba-tool") is None:
+            raise UserError("Samba AD DC mode: samba-tool not found. Expected the Debian packages samba-ad-dc "
+                            "samba-ad-provision python3-samba winbind (scripts/ensure-host samba installs them).")
+        _port_free(self.address, self.port, "Samba KDC")
+        self._dir = Path(tempfile.mkdtemp(prefix="ee-builder-samba-"))
+        try:
+            return self._start()
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def _start(self) -> Kdc:
+        domain = self.realm_name.split(".")[0]
+        conf = self._dir / "etc" / "smb.conf"
+        # AD's password complexity: upper, lower, digit and symbol.
+        admin_password, password, machine_password = (secrets.token_urlsafe(12) + "aA1!" for _ in range(3))
+        self._tool("domain", "provision", f"--targetdir={self._dir}", f"--realm={self.realm_name}",
+                   f"--domain={domain}", "--server-role=dc", "--dns-backend=SAMBA_INTERNAL",
+                   f"--adminpass={admin_password}", "--host-name=dc1", f"--host-ip={self.address}",
+                   "--option=interfaces=lo", "--option=bind interfaces only=yes", config=False)
+        text = re.sub(r"^\s*dns forwarder\s*=.*\n", "", conf.read_text(), flags=re.MULTILINE)
+        text = text.replace("[global]\n", f"[global]\n\tserver services = kdc\n\tkrb5 port = {self.port}\n", 1)
+        conf.write_text(text)
+        machine = self.service_host.split(".")[0].upper()
+        self._tool("user", "create", self.user, password)
+        self._tool("computer", "create", machine, f"--service-principal-name=HTTP/{self.service_host}")
+        # Created disabled and without keys: give it a password, then enable it.
+        self._tool("user", "setpassword", f"{machine}$", f"--newpassword={machine_password}")
+        self._tool("user", "enable", f"{machine}$")
+        keytab = self._dir / "http.keytab"
+        self._tool("domain", "exportkeytab", str(keytab), f"--principal=HTTP/{self.service_host}")
+        self._samba = subprocess.Popen(["samba", "-i", "-s", str(conf)], stdin=subprocess.DEVNULL,
+                                       stdout=(self._dir / "samba.log").open("w"), stderr=subprocess.STDOUT)
+        _wait_listening(self.address, self.port, f"Samba KDC (log {self._dir / 'samba.log'})", timeout=60)
+        return Kdc(self.realm_name, f"{self.address}:{self.port}", f"{self.user}@{self.realm_name}", password,
+                   f"HTTP/{self.service_host}@{self.realm_name}", keytab)
+
+    def _tool(self, *args: str, config: bool = True) -> None:
+        cmd = ["samba-tool", *args] + ([f"--configfile={self._dir / 'etc' / 'smb.conf'}"] if config else [])
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise UserError(f"Samba AD DC mode: samba-tool {args[0]} {args[1]} failed: "
+                            f"{(done.stderr or done.stdout).strip()[-600:]}")
+
+    def __exit__(self, *exc) -> None:
+        if self._samba is not None:
+            self._samba.terminate()
+            try:
+                self._samba.wait(15)
+            except subprocess.TimeoutExpired:
+                self._samba.kill()
+            self._samba = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ..errors import UserError
-from .kdc import MitKdc, _wait_listening
+from .kdc import MitKdc, SambaKdc, _wait_listening
 
 ENV_VARS = ("WINRM_TEST_HOST", "WINRM_TEST_USER", "WINRM_TEST_PASSWORD", "WINRM_TEST_REALM", "WINRM_TEST_KDC")
 
@@ -81,15 +81,20 @@ def real_host_from_env() -> Target | None:
 
 
 class EmulatedTarget:
-    """A KDC and the WinRM test server (EMULATED executor) on loopback, on the standard ports."""
+    """A KDC and the WinRM test server (EMULATED executor) on loopback, on the standard ports.
+
+    ``kdc``: ``mit`` (MIT krb5kdc; ``kdc_time_offset`` runs its clock off) or ``samba`` (an AD DC)."""
 
     def __init__(self, workdir: Path, realm: str = "EXAMPLE.TEST", hostname: str = "winhost.example.test",
-                 kdc_host: str = "kdc.example.test", address: str = "127.0.0.1", kdc_port: int = 88,
-                 kdc_time_offset: int = 0, http_port: int = 5985, https_port: int = 5986):
+                 kdc_host: str = "kdc.example.test", address: str = "127.0.0.1", kdc: str = "mit",
+                 kdc_port: int = 88, kdc_time_offset: int = 0, http_port: int = 5985, https_port: int = 5986):
         self.workdir, self.address = workdir, address
         self.realm, self.hostname, self.kdc_host = realm, hostname, kdc_host
         self.http_port, self.https_port = http_port, https_port
-        self._kdc = MitKdc(realm, hostname, address=address, port=kdc_port, time_offset=kdc_time_offset)
+        if kdc == "samba":
+            self._kdc = SambaKdc(realm, hostname, address=address, port=kdc_port)
+        else:
+            self._kdc = MitKdc(realm, hostname, address=address, port=kdc_port, time_offset=kdc_time_offset)
         self._servers: list[subprocess.Popen] = []
 
     def __enter__(self) -> Target:
@@ -99,7 +104,7 @@ class EmulatedTarget:
             ca, cert, key = make_tls(self.workdir, self.hostname)
             log = self.workdir / "winrm.jsonl"
             log.write_text("")
-            env = dict(self._kdc.env, KRB5_KTNAME=str(kdc.keytab))
+            env = dict(os.environ, KRB5_KTNAME=str(kdc.keytab))
             for port, tls in ((self.http_port, []), (self.https_port, ["--tls-cert", str(cert), "--tls-key", str(key)])):
                 self._servers.append(self._start(env, port, log, tls))
         except BaseException:
