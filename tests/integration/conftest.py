@@ -1,6 +1,7 @@
 """Integration fixtures: a real engine and the default image built by `make build` from a clean clone."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from builder import krb5
 from builder.engine import Engine
 from builder.windows_target.target import EmulatedTarget, Target, real_host_from_env
 from builder.settings import Engine as EngineSettings
@@ -88,3 +90,10 @@ def emulated(windows) -> Target:
     if not windows.emulated:
         pytest.skip("asserts what the emulated WinRM server received; a real Windows host is configured")
     return windows
+
+
+def rendered(target: Target, **changes) -> str:
+    """krb5.conf rendered by the project's template for ``target``'s realm (``changes``: Kerberos fields)."""
+    settings = krb5.Kerberos(default_realm=target.realm, realms={target.realm: krb5.Realm(kdcs=(target.kdc,))},
+                             template=ROOT / "krb5" / "krb5.conf.j2")
+    return krb5.render(dataclasses.replace(settings, **changes))
