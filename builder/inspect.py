@@ -43,6 +43,16 @@ def winrm_encryption():
     except ImportError:
         return None
 
+def krb5_realm():
+    try:
+        for line in open("/etc/krb5.conf"):
+            key, _, value = line.partition("=")
+            if key.strip() == "default_realm":
+                return value.strip()
+        return ""
+    except OSError:
+        return None
+
 print(json.dumps({
     "python": platform.python_version(),
     "ansible_core": version("ansible-core"),
@@ -51,6 +61,7 @@ print(json.dumps({
     "pykerberos": version("pykerberos"),
     "winrm_encryption": winrm_encryption(),
     "kinit": shutil.which("kinit"),
+    "krb5_realm": krb5_realm(),
     "uid": os.getuid(),
     "collections": collections(),
 }))
@@ -75,6 +86,7 @@ class Summary:
     pykerberos: str | None = None
     winrm_encryption: bool | None = None
     kinit: str | None = None
+    krb5_realm: str | None = None   # default_realm of /etc/krb5.conf; "" without one, None without the file
     uid: int | None = None
     collections: dict[str, str] = field(default_factory=dict)
     probe_error: str | None = None

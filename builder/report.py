@@ -113,6 +113,7 @@ def summary_rows(s: Summary) -> list[tuple[str, str]]:
             ("WinRM encryption", {True: "yes", False: "NO (pykerberos lacks authGSSWinRMEncryptMessage)",
                                   None: "absent"}[s.winrm_encryption]),
             ("kinit", s.kinit or "absent"),
+            ("/etc/krb5.conf", "absent" if s.krb5_realm is None else f"default_realm {s.krb5_realm or '(none)'}"),
             ("collections", ", ".join(f"{k} {v}" for k, v in sorted(s.collections.items())) or "(none)"),
         ]
     rows += [(f"label {k}", v) for k, v in sorted(s.labels.items())]

@@ -6,7 +6,7 @@ import json
 import tarfile
 import textwrap
 
-from tests.integration.conftest import run_in
+from tests.integration.conftest import ee_builder, run_in
 
 
 def test_make_build_prints_summary(built):
@@ -39,6 +39,14 @@ def test_kinit_present(built, engine):
     rc, out = run_in(engine, built.image, "command -v kinit && command -v klist")
     assert rc == 0, out
     assert "/usr/bin/kinit" in out
+
+
+def test_krb5_conf_baked_at_etc_is_the_rendered_one(built, engine):
+    rendered = ee_builder("krb5", "render", cwd=built.clone)
+    assert rendered.returncode == 0, rendered.stderr
+    rc, out = engine.run(built.image, ["cat", "/etc/krb5.conf"], entrypoint=[])
+    assert rc == 0 and out == rendered.stdout, out
+    assert "/etc/krb5.conf" in built.output and "default_realm EXAMPLE.TEST" in built.output
 
 
 def test_runs_as_non_root(built, engine):
