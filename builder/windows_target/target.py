@@ -91,6 +91,7 @@ class EmulatedTarget:
         self.workdir, self.address = workdir, address
         self.realm, self.hostname, self.kdc_host = realm, hostname, kdc_host
         self.http_port, self.https_port = http_port, https_port
+        self.kdc = kdc_host if kdc_port == 88 else f"{kdc_host}:{kdc_port}"  # as krb5.conf names it
         if kdc == "samba":
             self._kdc = SambaKdc(realm, hostname, address=address, port=kdc_port)
         else:
@@ -110,7 +111,7 @@ class EmulatedTarget:
         except BaseException:
             self.__exit__()
             raise
-        return Target(hostname=self.hostname, realm=self.realm, kdc=self.kdc_host, user=kdc.user,
+        return Target(hostname=self.hostname, realm=self.realm, kdc=self.kdc, user=kdc.user,
                       password=kdc.password, http_port=self.http_port, https_port=self.https_port, ca=ca,
                       emulated=True, log=log, hosts={self.hostname: self.address, self.kdc_host: self.address})
 

@@ -106,8 +106,13 @@ class Handler(BaseHTTPRequestHandler):
         elif not self.server.tls:
             self.server.state.record(event="plaintext-refused", principal=self.principal)
             return self._reply(400, b"", headers)
-        status, xml = self._operation(body, encrypted)
-        self._reply(status, self._encrypt(xml) if encrypted else xml, headers, encrypted)
+        try:
+            status, xml = self._operation(body, encrypted)
+        except (ET.ParseError, AttributeError, KeyError) as err:  # not the WS-Man this server speaks
+            self.server.state.record(event="bad-request", principal=self.principal, error=repr(err))
+            status, xml = 400, b""
+        encrypt = encrypted and bool(xml)
+        self._reply(status, self._encrypt(xml) if encrypt else xml, headers, encrypt)
 
     def _accept(self, token: bytes) -> bytes | None:
         if self.context is None or self.context.complete:

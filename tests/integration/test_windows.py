@@ -174,7 +174,7 @@ def test_clock_skew_beyond_the_kdc_limit(engine, built, tmp_path):
     # off or use another client, so this krb5.conf turns it off.
     with EmulatedTarget(tmp_path / "skewed", kdc_port=10088, http_port=15985, https_port=15986,
                         kdc_time_offset=3600) as skewed:
-        conf = rendered(skewed, realms={skewed.realm: krb5.Realm(kdcs=(f"{skewed.kdc}:10088",))})
+        conf = rendered(skewed)
         conf = conf.replace("[libdefaults]\n", "[libdefaults]\n    kdc_timesync = 0\n")
         run = play(engine, built.image, skewed, tmp_path, skewed.inventory(ansible_winrm_scheme="http"), krb5_conf=conf)
     assert run.rc != 0
@@ -200,7 +200,7 @@ def test_samba_ad_dc(engine, built, tmp_path):
     """AD-shaped KDC: the HTTP service ticket is RC4 (the service account has no AES keys), user
     names are case-insensitive; the same playbook passes."""
     with EmulatedTarget(tmp_path / "samba", kdc="samba", kdc_port=10088, http_port=15985, https_port=15986) as ad:
-        conf = rendered(ad, realms={ad.realm: krb5.Realm(kdcs=(f"{ad.kdc}:10088",))})
+        conf = rendered(ad)
         user = ad.user.split("@")[0].upper() + "@" + ad.realm
         run = play(engine, built.image, ad, tmp_path, ad.inventory(ansible_user=user, ansible_winrm_scheme="http"),
                    krb5_conf=conf, before=f"echo '{ad.password}' | kinit {user} >/dev/null && "
