@@ -47,7 +47,7 @@ def compose(settings: Settings, staging: Path, collections: list[Artifact] | Non
     wheel_cache.apply(comp, wheels)
     if settings.kerberos is not None:
         # Last: editing the realms then rebuilds only the final COPY.
-        kerberos.apply(comp, settings.kerberos)
+        kerberos.apply(comp, settings.kerberos, settings.definition)
     return Composed(_merge(settings, comp), comp.generated, dict(comp.build_args))
 
 
@@ -61,12 +61,14 @@ def _merge(settings: Settings, comp: Composition) -> dict[str, Any]:
         value = deps.get(key)
         if isinstance(value, str) and "\n" not in value and (settings.definition.path.parent / value).is_file():
             deps[key] = str((settings.definition.path.parent / deps[key]).resolve())
-    if comp.system:
-        user = deps.get("system") or []
+    for key, ours in (("system", comp.system), ("python", comp.python)):
+        if not ours:
+            continue
+        user = deps.get(key) or []
         if isinstance(user, str):
             # Resolved to an absolute path above when it names a file; otherwise it is inline text.
             user = (Path(user).read_text() if Path(user).is_absolute() and "\n" not in user else user).splitlines()
-        deps["system"] = list(user) + [line for line in comp.system if line not in user]
+        deps[key] = list(user) + [line for line in ours if line not in user]
     options = out.setdefault("options", {})
     for key, value in comp.options.items():
         options.setdefault(key, value)

@@ -30,6 +30,7 @@ class Composition:
         self.build_args: dict[str, str] = {}
         self.dependencies: dict[str, Any] = {}
         self.system: list[str] = []  # bindep lines added to the user's dependencies.system
+        self.python: list[str] = []  # requirements added to the user's dependencies.python
 
     def add_file(self, dest: str, name: str, content: bytes) -> str:
         """Stage generated ``content``; return its path inside the build context (``_build/...``)."""

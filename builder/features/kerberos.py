@@ -16,6 +16,15 @@ from ..errors import UserError
 KRB5_CONF = "/etc/krb5.conf"
 # bindep lines: one definition serves both base families.
 CLIENT = ("krb5-user [platform:dpkg]", "krb5-workstation [platform:rpm]")
+# What pykerberos needs: MIT's GSSAPI library at run time; a compiler, MIT's headers and
+# krb5-config (pykerberos enables its WinRM functions only for MIT >= 1.10) in the builder stage.
+LIBRARIES = (
+    "libgssapi-krb5-2 [platform:dpkg]", "krb5-libs [platform:rpm]",
+    "gcc [compile]", "libkrb5-dev [platform:dpkg compile]", "krb5-devel [platform:rpm compile]",
+    "python3-dev [platform:dpkg compile]", "python3-devel [platform:rpm compile]",
+)
+# Added only when the definition does not name them itself (its pins win).
+BINDINGS = {"pywinrm": "pywinrm[kerberos]==0.5.0", "pykerberos": "pykerberos==1.2.4"}
 
 _WITHOUT_ENCRYPTION = ("it lacks WinRM message encryption (authGSSWinRMEncryptMessage), so pywinrm sends "
                        "plaintext and Windows rejects it on port 5985")
@@ -30,8 +39,11 @@ REFUSED_PYTHON = {
 }
 
 
-def apply(comp: Composition, kerberos: krb5.Kerberos) -> None:
-    comp.system.extend(CLIENT)
+def apply(comp: Composition, kerberos: krb5.Kerberos, definition: Definition) -> None:
+    comp.system.extend(CLIENT + LIBRARIES)
+    _, requirements = _entries(definition, (definition.data.get("dependencies") or {}).get("python"))
+    named = {_name(line) for line in requirements}
+    comp.python.extend(requirement for name, requirement in BINDINGS.items() if name not in named)
     conf = comp.add_file("ee-builder/krb5", "krb5.conf", krb5.render(kerberos).encode())
     comp.append["final"].append(f"COPY {conf} {KRB5_CONF}")
 
@@ -42,10 +54,15 @@ def refuse_bad_bindings(definition: Definition) -> None:
     for key, refused in (("system", REFUSED_SYSTEM), ("python", REFUSED_PYTHON)):
         where, lines = _entries(definition, deps.get(key))
         for line in lines:
-            name = re.split(r"[\s\[<>=!~;]", line.strip(), maxsplit=1)[0].lower()
+            name = _name(line)
             if name in refused:
                 raise UserError(f"{where or definition.path}: dependencies.{key}: {line.strip()!r}: "
                                 f"{refused[name]}.")
+
+
+def _name(requirement: str) -> str:
+    """The distribution or package name a requirement or bindep line starts with."""
+    return re.split(r"[\s\[<>=!~;]", requirement.strip(), maxsplit=1)[0].lower()
 
 
 def _entries(definition: Definition, value) -> tuple[str | None, list[str]]:

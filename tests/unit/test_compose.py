@@ -205,3 +205,14 @@ def test_refused_binding_found_in_a_requirements_file(project, artifacts):
     project("ee.yml", user)
     with pytest.raises(UserError, match=r"requirements.txt: dependencies.python: 'kerberos'"):
         composed(project, DPKG_SETTINGS.replace("{definition}", "ee.yml"), artifacts)
+
+
+def test_kerberos_feature_brings_its_libraries_and_bindings_to_a_bare_definition(project, artifacts):
+    project("ee.yml", {"version": 3, "images": {"base_image": {"name": "localhost/debian:bookworm"}},
+                       "dependencies": {"python": ["pywinrm==0.4.3"]}})
+    definition, _ = composed(project, DPKG_SETTINGS.replace("{definition}", "ee.yml"), artifacts)
+    deps = definition["dependencies"]
+    # The definition's own pywinrm pin wins; pykerberos is added; MIT headers only for compiling.
+    assert deps["python"] == ["pywinrm==0.4.3", "pykerberos==1.2.4"]
+    assert {"libgssapi-krb5-2 [platform:dpkg]", "libkrb5-dev [platform:dpkg compile]", "gcc [compile]",
+            "krb5-user [platform:dpkg]"} <= set(deps["system"])
