@@ -3,6 +3,7 @@ Containerfile and the bindep resolution are checked instead."""
 from __future__ import annotations
 
 from builder import sysdeps
+from tests.conftest import ROOT
 from tests.integration.conftest import ee_builder, project_with
 
 STREAM9 = """
@@ -13,11 +14,17 @@ trust:
   ca_bundles: [/etc/ssl/certs/ca-certificates.crt]
 collections:
   source: pypi
+kerberos:
+  template: {root}/krb5/krb5.conf.j2
+  default_realm: CORP.TEST
+  realms:
+    CORP.TEST:
+      kdcs: [dc1.corp.test]
 """
 
 
 def test_centos_stream9_context(tmp_path):
-    project = project_with(tmp_path, STREAM9)
+    project = project_with(tmp_path, STREAM9.replace("{root}", str(ROOT)))
     result = ee_builder("context", cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr
     containerfile = (project / "context" / "Containerfile").read_text()
@@ -35,9 +42,10 @@ def test_centos_stream9_context(tmp_path):
            "alternatives --set python3 /usr/bin/python3.11" in lines
     assert not any("ee-apt" in line for line in lines)
     bindep = (project / "context" / "_build" / "bindep.txt").read_text()
-    assert sysdeps.resolve(bindep, "rpm") == {"runtime": ["krb5-workstation"],
+    assert sysdeps.resolve(bindep, "rpm") == {"runtime": ["krb5-libs", "krb5-workstation"],
                                                "compile": ["gcc", "krb5-devel", "python3-devel"]}
     tarballs = sorted(p.name for p in (project / "context" / "_build" / "ee-builder" / "collections").iterdir())
     assert tarballs == ["ansible-windows-3.3.0.tar.gz", "community-windows-3.1.0.tar.gz", "microsoft-ad-1.10.0.tar.gz"]
-    assert "system packages for rpm: runtime krb5-workstation; build only gcc krb5-devel python3-devel" \
+    assert "COPY _build/ee-builder/krb5/krb5.conf /etc/krb5.conf" in lines
+    assert "system packages for rpm: runtime krb5-libs krb5-workstation; build only gcc krb5-devel python3-devel" \
         in " ".join(result.stdout.split())
