@@ -198,15 +198,19 @@ def test_image_built_without_the_kerberos_feature_has_no_kinit(engine, built, wi
 
 def test_samba_ad_dc(engine, built, tmp_path):
     """AD-shaped KDC: the HTTP service ticket is RC4 (the service account has no AES keys), user
-    names are case-insensitive; the same playbook passes."""
+    names are case-insensitive, UPN logins work; the same playbook passes."""
     with EmulatedTarget(tmp_path / "samba", kdc="samba", kdc_port=10088, http_port=15985, https_port=15986) as ad:
         conf = rendered(ad)
         user = ad.user.split("@")[0].upper() + "@" + ad.realm
+        upn = ad.user.split("@")[0] + "@" + ad.realm.lower()  # AD's userPrincipalName, as people type it
         run = play(engine, built.image, ad, tmp_path, ad.inventory(ansible_user=user, ansible_winrm_scheme="http"),
-                   krb5_conf=conf, before=f"echo '{ad.password}' | kinit {user} >/dev/null && "
+                   krb5_conf=conf, before=f"echo '{ad.password}' | kinit -E {upn} >/dev/null && klist && kdestroy && "
+                                         f"echo '{ad.password}' | kinit {user} >/dev/null && "
                                          f"kvno HTTP/{ad.hostname} && klist -e && kdestroy")
     assert run.rc == 0, run.output
     assert "ping=pong" in run.output
+    # An enterprise (UPN) login: kinit -E got a TGT for the escaped enterprise name.
+    assert "Default principal: " + upn.replace("@", "\\@") + "@" + ad.realm in run.output, run.output
     service_ticket = run.output[run.output.index(f"HTTP/{ad.hostname}@{ad.realm}\n"):]
     assert "arcfour-hmac" in service_ticket.splitlines()[1], run.output
     assert {e["principal"] for e in run.events if e["event"] == "authenticated"} == {user}
