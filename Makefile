@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 SETTINGS ?= ee-builder.yml
 PYTEST_ARGS ?=
 
-.PHONY: build context test test-host unit bench inspect host engine venv venv-test clean
+.PHONY: build context test test-host unit bench inspect host engine venv venv-test clean \
+	cluster-up cluster-down cluster-status
 
 build: host venv
 	$(BIN)/ee-builder build --settings $(SETTINGS)
@@ -35,7 +36,7 @@ host engine:
 # The tests build with Docker and with Podman (through its Docker-compatible socket), and run
 # Windows playbooks against a KDC on this host.
 test-host:
-	scripts/ensure-host docker podman kerberos samba
+	scripts/ensure-host docker podman kerberos samba cluster
 
 venv: $(BIN)/.installed
 
@@ -52,6 +53,17 @@ venv-test: $(BIN)/.installed-test
 $(BIN)/.installed-test: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
+
+# The local single-node Kubernetes and registry the tests use (tests/cluster/; KUBECONFIG and
+# registry credentials under /var/lib/ee-builder-cluster).
+cluster-up: test-host venv-test
+	$(BIN)/python -m tests.cluster.localkube up
+
+cluster-down: venv-test
+	$(BIN)/python -m tests.cluster.localkube down
+
+cluster-status: venv-test
+	$(BIN)/python -m tests.cluster.localkube status
 
 clean:
 	rm -rf context/_build context/Containerfile .ee-builder .pytest_cache

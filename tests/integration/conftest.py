@@ -97,3 +97,16 @@ def rendered(target: Target, **changes) -> str:
     settings = krb5.Kerberos(default_realm=target.realm, realms={target.realm: krb5.Realm(kdcs=(target.kdc,))},
                              template=ROOT / "krb5" / "krb5.conf.j2")
     return krb5.render(dataclasses.replace(settings, **changes))
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """The local single-node Kubernetes (tests/cluster/): brought up if it is not, taken down at
+    the end if this session brought it up."""
+    from tests.cluster.localkube import Cluster
+    local = Cluster()
+    was_up = local.kubeconfig.exists() and local.status().get("kube-apiserver", "").startswith("running")
+    local.up()
+    yield local
+    if not was_up:
+        local.down()
