@@ -66,6 +66,18 @@ def test_pod_from_the_registry_with_a_pull_secret_runs_to_completion(cluster, ba
     assert state["status"]["podIP"].startswith("10.244.0.")
 
 
+def test_image_loaded_without_a_registry_runs(cluster, built):
+    """Images can also go straight from the Docker engine into the cluster's containerd."""
+    cluster.load(BASE)
+    name = unique("loaded")
+    manifest = yaml.safe_load(pod(name, BASE, ["cat", "/etc/debian_version"]))
+    manifest["spec"]["containers"][0]["imagePullPolicy"] = "Never"
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
+    state = wait_for(cluster, name, phase_is("Succeeded", "Failed"))
+    assert state["status"]["phase"] == "Succeeded"
+    assert cluster.kubectl("logs", name).stdout.startswith("12.")
+
+
 def test_logs_follow_streams_until_the_container_ends(cluster, base):
     name = unique("follow")
     cluster.kubectl("apply", "-f", "-", input=pod(name, base, ["bash", "-c", "for i in 1 2 3 4 5; do echo line $i; sleep 1; done"]))
