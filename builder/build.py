@@ -2,11 +2,12 @@
 through the engine, tag on success only, and summarise what the image holds."""
 from __future__ import annotations
 
+import datetime
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import base_image, collection_sources, compose, sysdeps
+from . import base_image, collection_sources, compose, labels, sysdeps
 from .cache import cache_dir
 from .features import kerberos as kerberos_feature, wheel_cache as wheel_cache_feature
 from .engine import Engine
@@ -56,9 +57,10 @@ def build(settings: Settings, engine: Engine, reporter: Reporter, nocache: bool 
     reporter.say(f"base image {settings.base.image}: {how}")
     reporter.say(f"building {', '.join(settings.image.refs)} with {engine.kind}")
     reporter.start_build()
+    image_labels = labels.oci_labels(settings, labels.git_facts(settings.root), datetime.datetime.now(datetime.timezone.utc))
     try:
         result = engine.build(prepared.context, prepared.containerfile.name, prepared.composed.build_args,
-                              settings.image.labels, nocache, reporter.event)
+                              image_labels, nocache, reporter.event)
     except BuildFailed as failure:
         reporter.failure(failure.step, failure.tail)
         raise

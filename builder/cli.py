@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from . import awx, krb5 as krb5_config, settings as settings_file, yamlfile
-from . import doctor as doctor_job
+from . import doctor as doctor_job, gate
 from .build import build as run_build, prepare
 from .engine import Engine
 from .errors import UserError
@@ -112,6 +112,21 @@ def doctor(image: str, host: str, user: str, port: int, password_env: str, krb5_
                                hosts=hosts, mounts=mounts, cert_validation=cert_validation)
     reporter.diagnosis(diagnosis, title=f"doctor: {image} -> {host}:{port}")
     if not diagnosis.ok:
+        raise SystemExit(1)
+
+
+@cli.command(name="check")
+@click.argument("image")
+@settings_option
+@engine_option
+def check_command(image: str, settings_path: str, engine: str | None) -> None:
+    """The gate before publishing: non-root, kinit, WinRM encryption, and no secret material
+    (private keys, keytabs, known passwords and tokens) in any layer or history entry."""
+    reporter = Reporter()
+    reporter.say(f"checking {image}: probing it, then reading every layer")
+    verdict = gate.check(_engine(settings_path, engine), image)
+    reporter.verdict(verdict)
+    if not verdict.ok:
         raise SystemExit(1)
 
 

@@ -17,8 +17,8 @@ import yaml
 
 from .collection_sources import Artifact
 from .errors import UserError
-from .features import STAGES, Composition, collections as collections_feature, family, kerberos, parallel_compile, \
-    trust, wheel_cache
+from .features import STAGES, Composition, collections as collections_feature, family, kerberos, manifest, \
+    parallel_compile, trust, wheel_cache
 from .settings import Settings
 
 CONTAINERFILE = "Containerfile"
@@ -48,6 +48,7 @@ def compose(settings: Settings, staging: Path, collections: list[Artifact] | Non
     if settings.kerberos is not None:
         # Last: editing the realms then rebuilds only the final COPY.
         kerberos.apply(comp, settings.kerberos, settings.definition)
+    manifest.apply(comp)  # last: it records everything before it
     return Composed(_merge(settings, comp), comp.generated, dict(comp.build_args))
 
 

@@ -165,6 +165,10 @@ class Engine:
         return [docker.types.Ulimit(name="nofile", soft=nofile, hard=nofile),
                 docker.types.Ulimit(name="nproc", soft=4096, hard=4096)]
 
+    def save(self, image: str) -> io.RawIOBase:
+        """The image as the engine exports it (``docker save`` format), as a stream."""
+        return io.BufferedReader(_Reader(self.client.images.get(image).save(chunk_size=1 << 20)), 1 << 20)
+
     def copy_out(self, image: str, path: str, dest: Path) -> bool:
         """Replace ``dest`` with the contents of directory ``path`` in ``image``; False if absent."""
         container = self.client.containers.create(image, command=["true"])

@@ -7,65 +7,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from .engine import Engine
 from .errors import UserError
 
-PROBE = r"""
-import json, os, platform, shutil, subprocess, tempfile
-from importlib import metadata
-
-def version(dist):
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-def collections():
-    try:
-        # Any UID may run this (AWX uses arbitrary ones): give ansible a writable HOME.
-        env = dict(os.environ, HOME=tempfile.mkdtemp())
-        out = subprocess.run(["ansible-galaxy", "collection", "list", "--format", "json"],
-                             capture_output=True, text=True, timeout=120, env=env).stdout
-        found = {}
-        for path in json.loads(out or "{}").values():
-            for name, info in path.items():
-                if not name.split(".")[-1].startswith("_"):  # ansible-core's internal collections
-                    found.setdefault(name, info.get("version"))
-        return found
-    except (OSError, ValueError, subprocess.SubprocessError):
-        return {}
-
-def winrm_encryption():
-    try:
-        import kerberos
-        return hasattr(kerberos, "authGSSWinRMEncryptMessage")
-    except ImportError:
-        return None
-
-def krb5_realm():
-    try:
-        for line in open("/etc/krb5.conf"):
-            key, _, value = line.partition("=")
-            if key.strip() == "default_realm":
-                return value.strip()
-        return ""
-    except OSError:
-        return None
-
-print(json.dumps({
-    "python": platform.python_version(),
-    "ansible_core": version("ansible-core"),
-    "ansible_runner": version("ansible-runner"),
-    "pywinrm": version("pywinrm"),
-    "pykerberos": version("pykerberos"),
-    "winrm_encryption": winrm_encryption(),
-    "kinit": shutil.which("kinit"),
-    "krb5_realm": krb5_realm(),
-    "uid": os.getuid(),
-    "collections": collections(),
-}))
-"""
+PROBE = (Path(__file__).parent / "probe.py").read_text()
 
 
 @dataclass
@@ -87,8 +34,12 @@ class Summary:
     winrm_encryption: bool | None = None
     kinit: str | None = None
     krb5_realm: str | None = None   # default_realm of /etc/krb5.conf; "" without one, None without the file
+    krb5_version: str | None = None
+    receptor: str | None = None
+    python_packages: dict[str, str] = field(default_factory=dict)
     uid: int | None = None
     collections: dict[str, str] = field(default_factory=dict)
+    manifest: dict | None = None    # the content manifest the build stored in the image
     probe_error: str | None = None
 
     def to_json(self) -> str:

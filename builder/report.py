@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .doctor import Diagnosis
+from .gate import Verdict
 from .engine import BuildEvent
 from .inspect import Summary
 
@@ -97,6 +98,19 @@ class Reporter:
                     self.console.print(f"  fix: {escape(check.fix)}")
 
 
+    def verdict(self, verdict: Verdict) -> None:
+        table = Table(title=f"gate: {verdict.image}", title_justify="left")
+        for column in ("check", "result", "detail"):
+            table.add_column(column)
+        for name, ok, detail in verdict.checks:
+            table.add_row(escape(name), "[green]ok[/]" if ok else "[red]REFUSED[/]", escape(detail))
+        self.console.print(table)
+        for leak in verdict.leaks:
+            self.console.print(f"[red]leak[/]: {escape(leak.describe())}")
+        self.console.print("[green]image may be published[/]" if verdict.ok else
+                           "[red]image refused: fix the above and rebuild (nothing was pushed)[/]")
+
+
 def summary_rows(s: Summary) -> list[tuple[str, str]]:
     rows = [
         ("image", s.image), ("id", s.id), ("tags", ", ".join(s.tags) or "(none)"),
@@ -115,6 +129,9 @@ def summary_rows(s: Summary) -> list[tuple[str, str]]:
             ("kinit", s.kinit or "absent"),
             ("/etc/krb5.conf", "absent" if s.krb5_realm is None else f"default_realm {s.krb5_realm or '(none)'}"),
             ("collections", ", ".join(f"{k} {v}" for k, v in sorted(s.collections.items())) or "(none)"),
+            ("krb5 / receptor", f"{s.krb5_version or 'absent'} / {s.receptor or 'absent'}"),
+            ("content manifest", f"/usr/share/ee-builder/manifest.json ({len(s.manifest.get('python_packages', {}))} "
+                                 f"Python packages)" if s.manifest else "absent"),
         ]
     rows += [(f"label {k}", v) for k, v in sorted(s.labels.items())]
     return rows

@@ -42,6 +42,10 @@ SCHEMA: dict[str, Any] = {
                 "name": _REPO,
                 "tags": {"type": "array", "items": _TAG, "minItems": 1},
                 "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                "version": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$",
+                            "description": "the image's version, e.g. 1.4.0 (also a tag when publishing)"},
+                "source": {"type": "string", "pattern": r"^\S+$",
+                           "description": "the URL of this project's repository"},
             },
         },
         "build": {
@@ -197,6 +201,8 @@ class Image:
     name: str = "localhost/awx-ee"
     tags: tuple[str, ...] = ("latest",)
     labels: dict[str, str] = field(default_factory=dict)
+    version: str | None = None
+    source: str | None = None   # default: the git remote "origin" of the project
 
     @property
     def refs(self) -> list[str]:
@@ -291,7 +297,7 @@ def _build(doc: yamlfile.Document, data: dict, path: Path) -> Settings:
         path=path,
         definition=definition,
         image=Image(name=image.get("name", Image.name), tags=tuple(image.get("tags", Image.tags)),
-                    labels=dict(image.get("labels", {}))),
+                    labels=dict(image.get("labels", {})), version=image.get("version"), source=image.get("source")),
         engine=Engine(**section("engine")),
         build=Build(**section("build")),
         base=Base(

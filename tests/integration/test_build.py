@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import tarfile
 import textwrap
+
+import yaml
+
+from tests.conftest import ROOT
 
 from tests.integration.conftest import ee_builder, run_in
 
@@ -129,6 +134,31 @@ def test_inspect_reports_what_the_image_holds(built):
     assert summary["labels"]["ansible-execution-environment"] == "true"
     assert set(summary["collections"]) == {"ansible.windows", "community.windows", "microsoft.ad"}
     assert 50 < summary["size_mb"] < 300
+
+
+def test_oci_labels_name_the_commit_and_version(built, engine):
+    labels = engine.image(built.image).attrs["Config"]["Labels"]
+    head = subprocess.run(["git", "-C", str(built.clone), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    committed = subprocess.run(["git", "-C", str(built.clone), "log", "-1", "--format=%cI"],
+                               capture_output=True, text=True).stdout.strip()
+    assert labels["org.opencontainers.image.revision"] == head
+    assert labels["org.opencontainers.image.created"] == committed
+    assert labels["org.opencontainers.image.title"] == "awx-ee-kerberos"
+    assert labels["org.opencontainers.image.version"] == yaml.safe_load(
+        (built.clone / "ee-builder.yml").read_text())["image"]["version"]
+    assert labels["org.opencontainers.image.source"] == str(ROOT)  # the clone's origin
+
+
+def test_content_manifest_is_stored_in_the_image_and_inspect_prints_it(built, engine):
+    rc, out = engine.run(built.image, ["cat", "/usr/share/ee-builder/manifest.json"])
+    assert rc == 0, out
+    manifest = json.loads(out.strip().splitlines()[-1])
+    assert (manifest["ansible_core"], manifest["ansible_runner"], manifest["python"][:4]) == ("2.19.14", "2.4.3", "3.11")
+    assert manifest["collections"] == {"ansible.windows": "3.3.0", "community.windows": "3.1.0", "microsoft.ad": "1.10.0"}
+    assert manifest["python_packages"]["pykerberos"] == "1.2.4" and manifest["krb5_version"].startswith("1.20")
+    assert manifest["receptor"] is None and "uid" not in manifest
+    result = ee_builder("inspect", built.image, "--json", cwd=built.clone)
+    assert json.loads(result.stdout)["manifest"] == manifest
 
 
 def test_inspect_any_image_without_python(built):

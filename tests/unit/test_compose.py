@@ -167,11 +167,13 @@ def test_parallel_compile_only_in_builder_stage_and_can_be_turned_off(project, a
     assert not any(".pydistutils.cfg" in line for line in definition["additional_build_steps"]["prepend_builder"])
 
 
-def test_kerberos_adds_client_packages_and_bakes_krb5_conf_last(project, artifacts):
+def test_kerberos_adds_client_packages_and_bakes_krb5_conf_late(project, artifacts):
     definition, result = composed(project, DPKG_SETTINGS, artifacts)
     assert {"krb5-user [platform:dpkg]", "krb5-workstation [platform:rpm]"} <= set(definition["dependencies"]["system"])
-    assert definition["additional_build_steps"]["append_final"][-1] == \
-        "COPY _build/ee-builder/krb5/krb5.conf /etc/krb5.conf"
+    final = definition["additional_build_steps"]["append_final"]
+    # Late, so a realm change rebuilds little; before the manifest, which records the realm.
+    assert final.index("COPY _build/ee-builder/krb5/krb5.conf /etc/krb5.conf") == len(final) - 3
+    assert "manifest.json" in final[-1]
     conf = result.generated[Path("/staging/files/ee-builder/krb5/krb5.conf")].decode()
     assert "default_realm = CORP.TEST" in conf and "kdc = dc1.corp.test" in conf
 

@@ -33,7 +33,7 @@ def test_yaml_syntax_error_names_file_and_line(project):
 def test_unknown_key_names_line_path_and_allowed_keys(project):
     message = load_error(project, "image:\n  name: localhost/x\n  tagz: [a]\n")
     assert "ee-builder.yml:3: image.tagz: unknown key" in message
-    assert "Expected one of: labels, name, tags" in message
+    assert "Expected one of: labels, name, source, tags, version" in message
 
 
 def test_wrong_type_names_expected_type(project):

@@ -1,0 +1,20 @@
+"""The content manifest: what the image holds, written at the end of the build by the same probe
+``ee-builder inspect`` runs, from inside the image, so it describes the image and not the
+definition. ``ee-builder inspect`` prints it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import Composition
+
+MANIFEST = "/usr/share/ee-builder/manifest.json"  # probe.py reads it back for inspect
+PROBE = Path(__file__).resolve().parents[1] / "probe.py"
+
+
+def apply(comp: Composition) -> None:
+    probe = comp.add_existing("ee-builder/probe", PROBE)
+    comp.append["final"] += [
+        f"COPY {probe} /tmp/ee-builder-probe.py",
+        f"RUN mkdir -p {Path(MANIFEST).parent} && $PYCMD /tmp/ee-builder-probe.py --manifest > {MANIFEST} "
+        f"&& rm /tmp/ee-builder-probe.py",
+    ]
