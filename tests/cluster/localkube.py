@@ -2,8 +2,8 @@
 
 kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kubectl are built from the
 k8s.io/kubernetes Go module (``build-kube``); etcd, containerd, runc, the CNI plugins and the
-registry come from Debian. Everything listens on loopback; pods get 10.244.0.0/24 on the bridge
-``ee-k8s0``; containerd is a dedicated instance (Docker's is left alone). All state, logs and PIDs
+registry come from Debian. Everything listens on loopback, except the registry, which listens on a dummy interface the
+cluster creates (a port-less bridge ee-reg0, 10.254.254.1); pods get 10.244.0.0/24 on the bridge ``ee-k8s0``; containerd is a dedicated instance (Docker's is left alone). All state, logs and PIDs
 live under one directory (default /var/lib/ee-builder-cluster).
 
     python -m tests.cluster.localkube up|down|status      (make cluster-up / cluster-down / cluster-status)
@@ -38,7 +38,13 @@ BRIDGE = "ee-k8s0"
 CNI_NETWORK = "ee-k8s-pods"
 API_PORT = 6443
 ETCD_PORTS = (23790, 23800)
-REGISTRY = "127.0.0.1:5443"
+# The registry listens on an address of an interface this cluster creates: Docker treats
+# 127.0.0.0/8 registries as insecure (no certificate check), and publishing must be tested with TLS.
+REGISTRY_INTERFACE = "ee-reg0"
+REGISTRY_ADDRESS = "10.254.254.1"
+REGISTRY_PORT = 5443
+REGISTRY = f"{REGISTRY_ADDRESS}:{REGISTRY_PORT}"
+DOCKER_CERTS = Path("/etc/docker/certs.d") / REGISTRY
 PAUSE = "registry.k8s.io/pause:3.10"
 NODE = "127.0.0.1"
 DAEMONS = ("containerd", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "registry")
@@ -135,7 +141,7 @@ class Cluster:
         pki.issue(self.pki, "controller-manager", "system:kube-controller-manager")
         pki.issue(self.pki, "scheduler", "system:kube-scheduler")
         pki.issue(self.pki, "kubelet", f"system:node:{NODE}", "system:nodes")
-        pki.issue(self.pki, "registry", "registry", server=True, dns=("localhost",), ips=("127.0.0.1",))
+        pki.issue(self.pki, "registry", "registry", server=True, ips=(REGISTRY_ADDRESS,))
         pki.service_account_keys(self.pki)
         server = f"https://127.0.0.1:{API_PORT}"
         for name in ("controller-manager", "scheduler", "kubelet", "admin"):
@@ -321,7 +327,16 @@ state = "{self.run / 'containerd-state'}"
                                                "key": str(self.pki / "registry.key")}},
             "auth": {"htpasswd": {"realm": "ee-builder local registry", "path": str(directory / "htpasswd")}},
         }))
-        self._daemon("registry", ["docker-registry", "serve", str(config)], ready=lambda: _port_open(5443))
+        if subprocess.run(["ip", "link", "show", REGISTRY_INTERFACE], capture_output=True).returncode != 0:
+            # A bridge without ports: these kernels have no dummy interfaces; local addresses work the same.
+            subprocess.run(["ip", "link", "add", REGISTRY_INTERFACE, "type", "bridge"], check=True)
+            subprocess.run(["ip", "addr", "add", f"{REGISTRY_ADDRESS}/32", "dev", REGISTRY_INTERFACE], check=True)
+            subprocess.run(["ip", "link", "set", REGISTRY_INTERFACE, "up"], check=True)
+        # Docker (publishing) trusts the cluster CA for this registry only.
+        DOCKER_CERTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(self.pki / "ca.crt", DOCKER_CERTS / "ca.crt")
+        self._daemon("registry", ["docker-registry", "serve", str(config)],
+                     ready=lambda: _port_open(REGISTRY_PORT, REGISTRY_ADDRESS))
 
     # Daemons ----------------------------------------------------------------------------------
 
@@ -394,6 +409,8 @@ state = "{self.run / 'containerd-state'}"
         for mount in sorted(_mounts_under(self.state), key=len, reverse=True):
             subprocess.run(["umount", "-l", mount], capture_output=True)
         subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
+        subprocess.run(["ip", "link", "del", REGISTRY_INTERFACE], capture_output=True)
+        shutil.rmtree(DOCKER_CERTS, ignore_errors=True)
         _remove_netns()
         _remove_kubelet_iptables()
         _remove_cgroups()
@@ -475,10 +492,10 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _port_open(port: int) -> bool:
+def _port_open(port: int, address: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+        return sock.connect_ex((address, port)) == 0
 
 
 def _mounts_under(root: Path) -> list[str]:
