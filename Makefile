@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 SETTINGS ?= ee-builder.yml
 PYTEST_ARGS ?=
 
-.PHONY: build context test test-host unit bench inspect host engine venv venv-test clean \
+.PHONY: build context publish test test-host unit bench inspect host engine venv venv-test clean \
 	cluster-up cluster-down cluster-status
 
 build: host venv
@@ -16,6 +16,11 @@ build: host venv
 
 context: venv
 	$(BIN)/ee-builder context --settings $(SETTINGS)
+
+# Gate the built image and push it to publish.repository (the local test registry by default:
+# `make cluster-up` first, and EE_REGISTRY_USERNAME/EE_REGISTRY_PASSWORD or `docker login`).
+publish: venv
+	$(BIN)/ee-builder publish --settings $(SETTINGS)
 
 inspect: venv
 	$(BIN)/ee-builder inspect $(IMAGE)

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from . import awx, krb5 as krb5_config, settings as settings_file, yamlfile
-from . import doctor as doctor_job, gate
+from . import doctor as doctor_job, gate, publish as publish_job
 from .build import build as run_build, prepare
 from .engine import Engine
 from .errors import UserError
@@ -128,6 +128,19 @@ def check_command(image: str, settings_path: str, engine: str | None) -> None:
     reporter.verdict(verdict)
     if not verdict.ok:
         raise SystemExit(1)
+
+
+@cli.command(name="publish")
+@settings_option
+@engine_option
+@click.option("--dry-run", is_flag=True, help="Run the gate and show what would be pushed; push nothing.")
+def publish_command(settings_path: str, engine: str | None, dry_run: bool) -> None:
+    """Gate the built image, push it to publish.repository under publish.tags, print the digest."""
+    reporter = Reporter()
+    settings = _settings(settings_path, engine)
+    published = publish_job.publish(settings, Engine(settings.engine), reporter, dry_run)
+    if published:
+        reporter.say(f"published {published.by_digest} in {reporter.elapsed():.0f}s")
 
 
 @cli.group()

@@ -155,6 +155,21 @@ class Engine:
             repository, tag = ref.rsplit(":", 1)
             image.tag(repository, tag)
 
+    def push(self, repository: str, tag: str, auth: dict[str, str] | None, progress) -> str:
+        """Push ``repository:tag``; return the digest the registry gave. ``progress`` gets each event."""
+        digest = None
+        try:
+            for event in self.client.api.push(repository, tag=tag, stream=True, decode=True, auth_config=auth):
+                if "error" in event:
+                    raise UserError((event.get("errorDetail") or {}).get("message") or event["error"])
+                digest = (event.get("aux") or {}).get("Digest", digest)
+                progress(event)
+        except (docker.errors.APIError, requests.exceptions.RequestException) as err:
+            raise UserError(_reason(err)) from None
+        if digest is None:
+            raise UserError(f"the {self.kind} engine reported no digest for {repository}:{tag}")
+        return digest
+
     def _ulimits(self) -> list[docker.types.Ulimit] | None:
         """Podman's defaults ask for more open files and processes than hard limits it cannot raise
         (nofile 20000 here; CAP_SYS_RESOURCE missing), and the container does not start. Our

@@ -98,6 +98,17 @@ class Reporter:
                     self.console.print(f"  fix: {escape(check.fix)}")
 
 
+    def push_progress(self, event: dict) -> None:
+        """One line per layer when it is done; while a layer uploads, a line every HEARTBEAT/6 s."""
+        status, layer = event.get("status", ""), event.get("id", "")
+        if status in ("Pushed", "Layer already exists") or status.startswith("Mounted from"):
+            self.say(f"layer {layer}: {status}")
+        elif status == "Pushing" and time.monotonic() - self._last_print >= HEARTBEAT / 6:
+            detail = event.get("progressDetail") or {}
+            if detail.get("total"):
+                self.say(f"layer {layer}: {detail.get('current', 0) / 1e6:.1f} of {detail['total'] / 1e6:.1f} MB")
+                self._last_print = time.monotonic()
+
     def verdict(self, verdict: Verdict) -> None:
         table = Table(title=f"gate: {verdict.image}", title_justify="left")
         for column in ("check", "result", "detail"):

@@ -137,6 +137,16 @@ SCHEMA: dict[str, Any] = {
                 "galaxy_server": _URL,
             },
         },
+        "publish": {
+            "type": "object", "additionalProperties": False, "required": ["repository"],
+            "properties": {
+                "repository": {"type": "string", "pattern": r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+$",
+                               "description": "registry/path to push to, e.g. registry.example.com/team/awx-ee"},
+                "tags": {"type": "array", "minItems": 1, "uniqueItems": True,
+                         "items": {"enum": ["version", "git", "latest"]},
+                         "description": "which tags: version (image.version), git (short commit), latest"},
+            },
+        },
     },
 }
 
@@ -197,6 +207,12 @@ class Collections:
 
 
 @dataclass(frozen=True)
+class Publish:
+    repository: str
+    tags: tuple[str, ...] = ("version", "git")
+
+
+@dataclass(frozen=True)
 class Image:
     name: str = "localhost/awx-ee"
     tags: tuple[str, ...] = ("latest",)
@@ -231,6 +247,7 @@ class Settings:
     trust: Trust = field(default_factory=Trust)
     collections: Collections = field(default_factory=Collections)
     kerberos: Kerberos | None = None
+    publish: Publish | None = None
 
     @property
     def root(self) -> Path:
@@ -292,6 +309,9 @@ def _build(doc: yamlfile.Document, data: dict, path: Path) -> Settings:
                         f"collections.local_path is not set. Expected the directory holding the collections.")
 
     image = section("image")
+    if "version" in (section("publish").get("tags") or Publish.tags) and data.get("publish") and not image.get("version"):
+        raise UserError(f"{doc.where(('publish', 'tags'))}: publish.tags: 'version' needs image.version. "
+                        f"Expected image.version (e.g. 1.0.0), or drop 'version' from publish.tags.")
     kerberos = _kerberos(doc, section("kerberos"), local) if "kerberos" in data else None
     return Settings(
         path=path,
@@ -322,6 +342,8 @@ def _build(doc: yamlfile.Document, data: dict, path: Path) -> Settings:
             galaxy_server=collections.get("galaxy_server", Collections.galaxy_server),
         ),
         kerberos=kerberos,
+        publish=Publish(repository=data["publish"]["repository"],
+                        tags=tuple(data["publish"].get("tags", Publish.tags))) if data.get("publish") else None,
     )
 
 

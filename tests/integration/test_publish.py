@@ -1,0 +1,115 @@
+"""Publishing to the local TLS + htpasswd registry (tests/cluster/): the pushed digest pulls back
+as the same image with its labels and manifest; wrong password, untrusted TLS and a registry that
+does not answer each fail clearly and leave published tags where they were; the gate stops a
+leaky image before any push."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+
+import pytest
+import requests
+
+from tests.cluster.localkube import DOCKER_CERTS, REGISTRY
+from tests.conftest import ROOT
+from tests.integration.conftest import project_settings, project_with
+
+REPOSITORY = f"{REGISTRY}/test/published"
+
+
+def publish(project, *args: str, password: str | None = None, cluster=None) -> subprocess.CompletedProcess:
+    creds = cluster.registry_credentials
+    env = {**os.environ, "EE_REGISTRY_USERNAME": creds["username"],
+           "EE_REGISTRY_PASSWORD": creds["password"] if password is None else password, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "builder.cli", "publish", *args], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+def settings_for(image: str, version: str, repository: str = REPOSITORY) -> str:
+    text = project_settings(image.rsplit(":", 1)[0])
+    text = text.replace("version: 0.1.0", f"version: {version}")
+    return text[:text.index("\npublish:")] + f"\npublish:\n  repository: {repository}\n  tags: [version]\n"
+
+
+def registry_digest(cluster, tag: str) -> str | None:
+    creds = cluster.registry_credentials
+    response = requests.head(f"https://{REGISTRY}/v2/test/published/manifests/{tag}",
+                             auth=(creds["username"], creds["password"]), verify=str(cluster.pki / "ca.crt"),
+                             headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"}, timeout=10)
+    return response.headers.get("Docker-Content-Digest") if response.status_code == 200 else None
+
+
+@pytest.fixture(scope="module")
+def published(cluster, built, tmp_path_factory):
+    version = f"t{uuid.uuid4().hex[:8]}"
+    project = project_with(tmp_path_factory.mktemp("publish"), settings_for(built.image, version))
+    result = publish(project, cluster=cluster)
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = json.loads((project / ".ee-builder" / "published.json").read_text())
+    return project, version, record, result.stdout
+
+
+def test_push_records_the_digest_the_registry_serves(cluster, published):
+    _, version, record, output = published
+    assert record["tags"] == [version] and record["digest"].startswith("sha256:")
+    assert f"pushed {REPOSITORY}@{record['digest']}" in " ".join(output.split())
+    assert registry_digest(cluster, version) == record["digest"]
+
+
+def test_pulled_back_by_digest_it_is_the_same_image(cluster, published, engine, built):
+    _, _, record, _ = published
+    ref = f"{REPOSITORY}@{record['digest']}"
+    local = engine.image(built.image)
+    engine.client.images.remove(f"{REPOSITORY}:{record['tags'][0]}")  # so the pull really fetches
+    pulled = engine.client.images.pull(ref, auth_config={
+        "username": cluster.registry_credentials["username"], "password": cluster.registry_credentials["password"]})
+    assert pulled.id == local.id  # same config digest: same layers, labels and manifest
+    labels = pulled.attrs["Config"]["Labels"]
+    assert labels["org.opencontainers.image.title"] == "awx-ee-kerberos" and "org.opencontainers.image.created" in labels
+    rc, out = engine.run(ref, ["cat", "/usr/share/ee-builder/manifest.json"])
+    assert rc == 0 and json.loads(out.strip().splitlines()[-1])["ansible_core"] == "2.19.14"
+
+
+def failed_push(project, cluster, expected: str, **kwargs) -> str:
+    result = publish(project, cluster=cluster, **kwargs)
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 2, output
+    assert "Traceback" not in output
+    assert expected in output, output
+    assert "Tags already in the registry are unchanged" in output
+    return output
+
+
+def test_wrong_password_leaves_the_published_tag(cluster, published):
+    project, version, record, _ = published
+    failed_push(project, cluster, "failed (authentication)", password="not-the-password")
+    assert registry_digest(cluster, version) == record["digest"]
+
+
+def test_untrusted_tls_leaves_the_published_tag(cluster, published, tmp_path):
+    project, version, record, _ = published
+    away = tmp_path / "certs"
+    shutil.move(DOCKER_CERTS, away)
+    try:
+        failed_push(project, cluster, "failed (TLS)")
+    finally:
+        shutil.move(away, DOCKER_CERTS)
+    assert registry_digest(cluster, version) == record["digest"]
+
+
+def test_registry_not_answering(cluster, published, built, tmp_path):
+    project = project_with(tmp_path, settings_for(built.image, "t-down", repository=f"{REGISTRY.split(':')[0]}:5999/test/x"))
+    failed_push(project, cluster, "failed (network)")
+
+
+def test_dry_run_pushes_nothing(cluster, built, tmp_path):
+    version = f"dry{uuid.uuid4().hex[:6]}"
+    project = project_with(tmp_path, settings_for(built.image, version))
+    result = publish(project, "--dry-run", cluster=cluster)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"would push 1 tag(s): {REPOSITORY}:{version}" in " ".join(result.stdout.split())
+    assert registry_digest(cluster, version) is None
