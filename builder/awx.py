@@ -1,4 +1,4 @@
-"""The AWX-side objects that carry an image's configuration to where jobs run.
+"""The AWX-side objects that carry an image and its configuration to where jobs run.
 
 Pure functions returning plain data (YAML/JSON-ready):
 
@@ -12,7 +12,10 @@ Pure functions returning plain data (YAML/JSON-ready):
 """
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from . import yamlfile
 
 KRB5_CONF = "/etc/krb5.conf"
 KRB5_KEY = "krb5.conf"
@@ -31,14 +34,20 @@ def krb5_configmap(krb5_conf: str, name: str = DEFAULT_CONFIGMAP, namespace: str
 
 
 def container_group_pod_spec(image: str, namespace: str = DEFAULT_NAMESPACE,
-                             configmap: str | None = DEFAULT_CONFIGMAP) -> dict[str, Any]:
-    """AWX's default container-group job pod for ``image``, with krb5.conf from ``configmap``."""
+                             configmap: str | None = DEFAULT_CONFIGMAP, pull_secret: str | None = None,
+                             keepalive_seconds: int | None = None,
+                             host_aliases: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """AWX's default container-group job pod for ``image``, with krb5.conf from ``configmap``,
+    the registry's pull secret, runner keepalive (so idle-cutting load balancers do not end silent
+    jobs) and /etc/hosts entries for Windows hosts and KDCs that DNS does not know."""
     worker: dict[str, Any] = {
         "name": "worker",
         "image": image,
         "args": ["ansible-runner", "worker", "--private-data-dir=/runner"],
         "resources": {"requests": {"cpu": "250m", "memory": "100Mi"}},
     }
+    if keepalive_seconds:
+        worker["env"] = [{"name": "ANSIBLE_RUNNER_KEEPALIVE_SECONDS", "value": str(keepalive_seconds)}]
     spec: dict[str, Any] = {
         "serviceAccountName": "default",
         "automountServiceAccountToken": False,
@@ -48,6 +57,10 @@ def container_group_pod_spec(image: str, namespace: str = DEFAULT_NAMESPACE,
         # subPath: only this file, so the rest of the image's /etc stays as built.
         worker["volumeMounts"] = [{"name": KRB5_VOLUME, "mountPath": KRB5_CONF, "subPath": KRB5_KEY, "readOnly": True}]
         spec["volumes"] = [{"name": KRB5_VOLUME, "configMap": {"name": configmap, "items": [{"key": KRB5_KEY, "path": KRB5_KEY}]}}]
+    if pull_secret:
+        spec["imagePullSecrets"] = [{"name": pull_secret}]
+    if host_aliases:
+        spec["hostAliases"] = [{"ip": ip, "hostnames": list(names)} for ip, names in host_aliases.items()]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": namespace}, "spec": spec}
 
 
@@ -57,3 +70,75 @@ def isolation_paths(host_path: str = KRB5_CONF) -> dict[str, list[str]]:
     ``ro``, not the ``O`` (overlay) seen in AWX examples: Podman overlays only directories, and a
     file mounted with ``:O`` stops the job container from starting."""
     return {"AWX_ISOLATION_SHOW_PATHS": [f"{host_path}:{KRB5_CONF}:ro"]}
+
+
+def execution_environment(name: str, image: str, pull: str, registry_credential: str | None,
+                          organization: str | None) -> dict[str, Any]:
+    """The awx.awx.execution_environment module's arguments (AWX API field names)."""
+    ee = {"name": name, "image": image, "pull": pull, "description": "built and published by ee-builder"}
+    if registry_credential:
+        ee["credential"] = registry_credential
+    if organization:
+        ee["organization"] = organization
+    return ee
+
+
+def container_group(name: str, pod_spec: dict[str, Any], credential: str | None) -> dict[str, Any]:
+    """The awx.awx.instance_group module's arguments for a container group."""
+    group = {"name": name, "is_container_group": True, "pod_spec_override": yamlfile.dump(pod_spec)}
+    if credential:
+        group["credential"] = credential
+    return group
+
+
+def playbook(ee: dict[str, Any], group: dict[str, Any], configmap: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """An awx.awx playbook creating the objects (controller_host/… from the environment, as the
+    collection reads them: CONTROLLER_HOST, CONTROLLER_USERNAME, CONTROLLER_PASSWORD or _OAUTH_TOKEN)."""
+    return [{
+        "name": "AWX objects for the image published by ee-builder",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "tasks": ([{"name": "krb5.conf ConfigMap in the namespace where container-group jobs run",
+                    "kubernetes.core.k8s": {"state": "present", "definition": configmap}}] if configmap else []) + [
+            {"name": "Execution environment", "awx.awx.execution_environment": {**ee, "state": "present"}},
+            {"name": "Container group", "awx.awx.instance_group": {**group, "state": "present"}},
+        ],
+    }]
+
+
+def api_requests(ee: dict[str, Any], group: dict[str, Any]) -> list[dict[str, Any]]:
+    """The same objects as AWX API calls. Credentials and organizations are referenced by ID in
+    the API: the names are left as ``lookup`` notes to resolve first."""
+    def body(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        lookups = {key: fields[key] for key in ("credential", "organization") if key in fields}
+        return {key: (None if key in lookups else value) for key, value in fields.items()}, lookups
+
+    requests = []
+    for path, fields in (("/api/v2/execution_environments/", ee), ("/api/v2/instance_groups/", group)):
+        payload, lookups = body(fields)
+        request = {"method": "POST", "path": path, "body": payload}
+        if lookups:
+            request["lookup"] = {key: f"id of {key} named {value!r}" for key, value in lookups.items()}
+        requests.append(request)
+    return requests
+
+
+def objects(settings, image: str, krb5_conf: str | None) -> dict[str, str]:
+    """Every file ``ee-builder awx objects`` writes, by name: the ConfigMap, the pod spec, the
+    awx.awx playbook and the API requests, all for ``image`` (a reference by digest)."""
+    cfg = settings.awx
+    group = cfg.container_group
+    configmap = krb5_configmap(krb5_conf, group.configmap, group.namespace) if krb5_conf else None
+    pod = container_group_pod_spec(image, group.namespace, group.configmap if krb5_conf else None,
+                                   group.image_pull_secret, group.keepalive_seconds, group.host_aliases)
+    ee = execution_environment(cfg.execution_environment.name, image, cfg.execution_environment.pull,
+                               cfg.execution_environment.registry_credential, cfg.organization)
+    instance_group = container_group(group.name, pod, group.credential)
+    files = {
+        "container-group-pod-spec.yml": yamlfile.dump(pod),
+        "awx-objects.yml": yamlfile.dump(playbook(ee, instance_group, configmap)),
+        "awx-api.json": json.dumps(api_requests(ee, instance_group), indent=2) + "\n",
+    }
+    if configmap:
+        files["krb5-configmap.yml"] = yamlfile.dump(configmap)
+    return files

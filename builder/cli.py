@@ -143,6 +143,35 @@ def publish_command(settings_path: str, engine: str | None, dry_run: bool) -> No
         reporter.say(f"published {published.by_digest} in {reporter.elapsed():.0f}s")
 
 
+@cli.group(name="awx")
+def awx_group() -> None:
+    """The AWX objects that use the published image."""
+
+
+@awx_group.command(name="objects")
+@settings_option
+@click.option("--image", help="Image reference (default: the digest `ee-builder publish` recorded).")
+@click.option("--output", "-o", "output_dir", default="awx", show_default=True, type=click.Path(file_okay=False),
+              help="Directory for the files.")
+def awx_objects(settings_path: str, image: str | None, output_dir: str) -> None:
+    """Write the execution environment, container group (pod spec) and krb5 ConfigMap as an
+    awx.awx playbook, AWX API requests and Kubernetes YAML, referencing the image by digest."""
+    settings = _settings(settings_path, None)
+    if image is None:
+        record = settings.root / ".ee-builder" / "published.json"
+        if not record.exists():
+            raise UserError(f"{record}: no published image recorded. Expected `ee-builder publish` first, "
+                            f"or --image <registry/repository@sha256:…>.")
+        published = json.loads(record.read_text())
+        image = f"{published['repository']}@{published['digest']}"
+    krb5_conf = krb5_config.render(settings.kerberos) if settings.kerberos else None
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in awx.objects(settings, image, krb5_conf).items():
+        (out / name).write_text(text)
+        click.echo(f"wrote {out / name}")
+
+
 @cli.group()
 def krb5() -> None:
     """Render krb5.conf from the kerberos: settings, or check any krb5.conf."""

@@ -137,6 +137,30 @@ SCHEMA: dict[str, Any] = {
                 "galaxy_server": _URL,
             },
         },
+        "awx": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "organization": _TEXT,
+                "execution_environment": {
+                    "type": "object", "additionalProperties": False,
+                    "properties": {"name": _TEXT, "pull": {"enum": ["always", "missing", "never"]},
+                                   "registry_credential": _TEXT},
+                },
+                "container_group": {
+                    "type": "object", "additionalProperties": False,
+                    "properties": {
+                        "name": _TEXT,
+                        "namespace": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+                                      "description": "a Kubernetes namespace name"},
+                        "credential": _TEXT,
+                        "configmap": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},
+                        "image_pull_secret": _TEXT,
+                        "keepalive_seconds": {"type": "integer", "minimum": 0},
+                        "host_aliases": {"type": "object", "additionalProperties": {"type": "array", "items": _TEXT}},
+                    },
+                },
+            },
+        },
         "publish": {
             "type": "object", "additionalProperties": False, "required": ["repository"],
             "properties": {
@@ -207,6 +231,31 @@ class Collections:
 
 
 @dataclass(frozen=True)
+class AwxExecutionEnvironment:
+    name: str = "AWX EE (ee-builder)"
+    pull: str = "missing"
+    registry_credential: str | None = None   # an AWX "Container Registry" credential's name
+
+
+@dataclass(frozen=True)
+class AwxContainerGroup:
+    name: str = "ee-builder jobs"
+    namespace: str = "awx"
+    credential: str | None = None            # AWX Kubernetes credential; none: AWX's own cluster
+    configmap: str = "ee-krb5-conf"
+    image_pull_secret: str | None = None
+    keepalive_seconds: int = 240             # below the 4-minute idle cut of cloud load balancers
+    host_aliases: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Awx:
+    organization: str | None = None
+    execution_environment: AwxExecutionEnvironment = field(default_factory=AwxExecutionEnvironment)
+    container_group: AwxContainerGroup = field(default_factory=AwxContainerGroup)
+
+
+@dataclass(frozen=True)
 class Publish:
     repository: str
     tags: tuple[str, ...] = ("version", "git")
@@ -248,6 +297,7 @@ class Settings:
     collections: Collections = field(default_factory=Collections)
     kerberos: Kerberos | None = None
     publish: Publish | None = None
+    awx: Awx = field(default_factory=Awx)
 
     @property
     def root(self) -> Path:
@@ -344,6 +394,9 @@ def _build(doc: yamlfile.Document, data: dict, path: Path) -> Settings:
         kerberos=kerberos,
         publish=Publish(repository=data["publish"]["repository"],
                         tags=tuple(data["publish"].get("tags", Publish.tags))) if data.get("publish") else None,
+        awx=Awx(organization=section("awx").get("organization"),
+                execution_environment=AwxExecutionEnvironment(**section("awx").get("execution_environment", {})),
+                container_group=AwxContainerGroup(**section("awx").get("container_group", {}))),
     )
 
 

@@ -40,3 +40,41 @@ def test_pod_spec_without_configmap_mounts_nothing():
 def test_isolation_path_mounts_the_node_file_over_etc_krb5_conf():
     assert json.loads(json.dumps(awx.isolation_paths("/srv/krb5.conf"))) == \
         {"AWX_ISOLATION_SHOW_PATHS": ["/srv/krb5.conf:/etc/krb5.conf:ro"]}
+
+
+def test_objects_reference_the_image_by_digest_with_pull_secret_keepalive_and_host_aliases(project):
+    from builder import settings
+    from tests.conftest import ROOT
+    loaded = settings.load(project("ee-builder.yml", f"""definition: {ROOT / 'execution-environment.yml'}
+awx:
+  organization: Windows
+  execution_environment: {{name: EE, pull: always, registry_credential: reg}}
+  container_group:
+    name: jobs
+    namespace: jobs-ns
+    credential: k8s
+    image_pull_secret: pull
+    keepalive_seconds: 120
+    host_aliases: {{10.0.0.5: [dc1.corp.test]}}
+"""))
+    image = "registry.test/ee@sha256:" + "a" * 64
+    files = awx.objects(loaded, image, CONF)
+    pod = yaml.safe_load(files["container-group-pod-spec.yml"])
+    spec = pod["spec"]
+    assert spec["containers"][0]["image"] == image and pod["metadata"]["namespace"] == "jobs-ns"
+    assert spec["imagePullSecrets"] == [{"name": "pull"}]
+    assert spec["containers"][0]["env"] == [{"name": "ANSIBLE_RUNNER_KEEPALIVE_SECONDS", "value": "120"}]
+    assert spec["hostAliases"] == [{"ip": "10.0.0.5", "hostnames": ["dc1.corp.test"]}]
+    [play] = yaml.safe_load(files["awx-objects.yml"])
+    configmap, ee, group = (task for task in play["tasks"])
+    assert configmap["kubernetes.core.k8s"]["definition"]["metadata"]["namespace"] == "jobs-ns"
+    assert ee["awx.awx.execution_environment"] == {"name": "EE", "image": image, "pull": "always", "credential": "reg",
+                                                   "organization": "Windows", "state": "present",
+                                                   "description": "built and published by ee-builder"}
+    assert yaml.safe_load(group["awx.awx.instance_group"]["pod_spec_override"]) == pod
+    [ee_call, group_call] = json.loads(files["awx-api.json"])
+    assert ee_call["path"] == "/api/v2/execution_environments/" and ee_call["body"]["credential"] is None
+    assert ee_call["lookup"] == {"credential": "id of credential named 'reg'",
+                                 "organization": "id of organization named 'Windows'"}
+    assert group_call["body"]["is_container_group"] is True
+    assert yaml.safe_load(files["krb5-configmap.yml"])["data"]["krb5.conf"] == CONF
