@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 SETTINGS ?= ee-builder.yml
 PYTEST_ARGS ?=
 
-.PHONY: build context publish test test-host unit bench inspect host engine venv venv-test clean \
+.PHONY: build context publish ci test test-host unit bench inspect host engine venv venv-test clean \
 	cluster-up cluster-down cluster-status
 
 build: host venv
@@ -21,6 +21,16 @@ context: venv
 # `make cluster-up` first, and EE_REGISTRY_USERNAME/EE_REGISTRY_PASSWORD or `docker login`).
 publish: venv
 	$(BIN)/ee-builder publish --settings $(SETTINGS)
+
+# What the CI templates (ci-templates/) run, on this machine, publishing to the local TLS
+# registry of tests/cluster/ with its generated credentials.
+ci: build test
+	$(BIN)/ee-builder check --settings $(SETTINGS)
+	$(BIN)/python -m tests.cluster.localkube up
+	EE_REGISTRY_USERNAME=$$($(BIN)/python -m tests.cluster.localkube credential username) \
+	EE_REGISTRY_PASSWORD=$$($(BIN)/python -m tests.cluster.localkube credential password) \
+	  $(BIN)/ee-builder publish --settings $(SETTINGS)
+	$(BIN)/ee-builder awx objects --settings $(SETTINGS) -o awx
 
 inspect: venv
 	$(BIN)/ee-builder inspect $(IMAGE)

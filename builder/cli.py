@@ -116,13 +116,15 @@ def doctor(image: str, host: str, user: str, port: int, password_env: str, krb5_
 
 
 @cli.command(name="check")
-@click.argument("image")
+@click.argument("image", required=False)
 @settings_option
 @engine_option
-def check_command(image: str, settings_path: str, engine: str | None) -> None:
+def check_command(image: str | None, settings_path: str, engine: str | None) -> None:
     """The gate before publishing: non-root, kinit, WinRM encryption, and no secret material
-    (private keys, keytabs, known passwords and tokens) in any layer or history entry."""
+    (private keys, keytabs, known passwords and tokens) in any layer or history entry.
+    IMAGE defaults to the settings' image."""
     reporter = Reporter()
+    image = image or _settings(settings_path, engine).image.refs[0]
     reporter.say(f"checking {image}: probing it, then reading every layer")
     verdict = gate.check(_engine(settings_path, engine), image)
     reporter.verdict(verdict)

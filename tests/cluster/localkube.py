@@ -548,7 +548,8 @@ def _remove_cgroups() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.cluster.localkube", description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=("up", "down", "status"))
+    parser.add_argument("action", choices=("up", "down", "status", "credential"))
+    parser.add_argument("field", nargs="?", choices=("username", "password"), help="for credential: which")
     parser.add_argument("--container-log-max-size", default="10Mi", help="the kubelet's containerLogMaxSize")
     args = parser.parse_args()
     cluster = Cluster(container_log_max_size=args.container_log_max_size)
@@ -557,6 +558,8 @@ def main() -> None:
             cluster.up()
         elif args.action == "down":
             cluster.down()
+        elif args.action == "credential":  # the local registry's, for `make ci`
+            print(cluster.registry_credentials[args.field or "username"])
         else:
             for name, state in cluster.status().items():
                 print(f"{name:<24} {state}")
