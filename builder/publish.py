@@ -11,7 +11,6 @@ import os
 import re
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from . import gate
 from .engine import Engine

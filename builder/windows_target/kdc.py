@@ -8,7 +8,6 @@ Both hand back the same ``Kdc`` facts: realm, user and password, the HTTP servic
 """
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import shutil

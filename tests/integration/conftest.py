@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from builder import krb5
 from builder.engine import Engine
 from builder.windows_target.target import EmulatedTarget, Target, real_host_from_env
 from builder.settings import Engine as EngineSettings
+from tests.cluster.localkube import REGISTRY
 from tests.conftest import ROOT
 
 IMAGE = "localhost/awx-ee-kerberos:latest"
@@ -110,3 +112,32 @@ def cluster():
     yield local
     if not was_up:
         local.down()
+
+
+# Publishing to the local registry (test_publish, test_gate) --------------------------------------
+
+REPOSITORY = f"{REGISTRY}/test/published"
+
+
+def publish(project, *args: str, password: str | None = None, cluster=None, **extra_env: str) -> subprocess.CompletedProcess:
+    creds = cluster.registry_credentials
+    env = {**os.environ, "EE_REGISTRY_USERNAME": creds["username"],
+           "EE_REGISTRY_PASSWORD": creds["password"] if password is None else password, "COLUMNS": "200", **extra_env}
+    return subprocess.run([sys.executable, "-m", "builder.cli", "publish", *args], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+def settings_for(image: str, version: str, repository: str = REPOSITORY) -> str:
+    text = project_settings(image.rsplit(":", 1)[0])
+    text = text.replace("version: 0.1.0", f"version: {version}")
+    return text[:text.index("\npublish:")] + f"\npublish:\n  repository: {repository}\n  tags: [version]\n"
+
+
+def registry_digest(cluster, tag: str) -> str | None:
+    creds = cluster.registry_credentials
+    response = requests.head(f"https://{REGISTRY}/v2/test/published/manifests/{tag}",
+                             auth=(creds["username"], creds["password"]), verify=str(cluster.pki / "ca.crt"),
+                             headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"}, timeout=10)
+    return response.headers.get("Docker-Content-Digest") if response.status_code == 200 else None
+
+

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.conftest import ROOT
+from tests.integration.conftest import project_with, publish, registry_digest, settings_for
 
 LEAKY = "localhost/ee-builder-test-leaky:latest"
 TOKEN = "tok-" + "7" * 16
@@ -26,7 +28,17 @@ def test_built_image_passes(built):
     assert "image may be published" in result.stdout
 
 
-def test_leaky_image_is_refused_naming_what_leaked_and_where(built, engine, tmp_path):
+def refused_publish(image: str, cluster, tmp_path) -> None:
+    """publish runs the gate first: the leaky image never reaches the registry."""
+    version = "leaky-" + uuid.uuid4().hex[:6]
+    project = project_with(tmp_path / "project", settings_for(image, version))
+    result = publish(project, cluster=cluster, DEPLOY_TOKEN=TOKEN)
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 2 and "refused by the gate; nothing was pushed" in output, output
+    assert registry_digest(cluster, version) is None
+
+
+def test_leaky_image_is_refused_naming_what_leaked_and_where(built, engine, cluster, tmp_path):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     (tmp_path / "id_rsa").write_bytes(key.private_bytes(serialization.Encoding.PEM,
                                                         serialization.PrivateFormat.TraditionalOpenSSL,
@@ -51,5 +63,6 @@ RUN test -n "$DEPLOY_TOKEN"
         assert "leak: a Kerberos keytab in /etc/svc.keytab, layer" in output
         assert "leak: the value of environment DEPLOY_TOKEN in history, image history" in output
         assert TOKEN not in output  # the report names the secret, never prints it
+        refused_publish(LEAKY, cluster, tmp_path)
     finally:
         engine.client.images.remove(LEAKY, force=True)

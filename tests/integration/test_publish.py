@@ -5,43 +5,13 @@ leaky image before any push."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import uuid
 
 import pytest
-import requests
 
 from tests.cluster.localkube import DOCKER_CERTS, REGISTRY
-from tests.conftest import ROOT
-from tests.integration.conftest import project_settings, project_with
-
-REPOSITORY = f"{REGISTRY}/test/published"
-
-
-def publish(project, *args: str, password: str | None = None, cluster=None) -> subprocess.CompletedProcess:
-    creds = cluster.registry_credentials
-    env = {**os.environ, "EE_REGISTRY_USERNAME": creds["username"],
-           "EE_REGISTRY_PASSWORD": creds["password"] if password is None else password, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "builder.cli", "publish", *args], cwd=project, env=env,
-                          capture_output=True, text=True, timeout=900)
-
-
-def settings_for(image: str, version: str, repository: str = REPOSITORY) -> str:
-    text = project_settings(image.rsplit(":", 1)[0])
-    text = text.replace("version: 0.1.0", f"version: {version}")
-    return text[:text.index("\npublish:")] + f"\npublish:\n  repository: {repository}\n  tags: [version]\n"
-
-
-def registry_digest(cluster, tag: str) -> str | None:
-    creds = cluster.registry_credentials
-    response = requests.head(f"https://{REGISTRY}/v2/test/published/manifests/{tag}",
-                             auth=(creds["username"], creds["password"]), verify=str(cluster.pki / "ca.crt"),
-                             headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"}, timeout=10)
-    return response.headers.get("Docker-Content-Digest") if response.status_code == 200 else None
-
+from tests.integration.conftest import REPOSITORY, project_with, publish, registry_digest, settings_for
 
 @pytest.fixture(scope="module")
 def published(cluster, built, tmp_path_factory):
