@@ -350,23 +350,27 @@ state = "{self.run / 'containerd-state'}"
             log = (self.logs / f"{name}.log").open("a")
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                        start_new_session=True)
-            (self.pids / f"{name}.pid").write_text(str(process.pid))
+            # The command's name too: after a reboot or a new session the PID may be another process's.
+            (self.pids / f"{name}.pid").write_text(f"{process.pid} {Path(argv[0]).name}\n")
         self._wait(name, lambda: self._alive(name) and ready(), timeout,
                    failure=f"see {self.logs / (name + '.log')}")
 
     def _pid(self, name: str) -> int | None:
         path = self.pids / f"{name}.pid"
-        return int(path.read_text()) if path.exists() else None
+        return int(path.read_text().split()[0]) if path.exists() else None
 
     def _alive(self, name: str) -> bool:
-        pid = self._pid(name)
-        if pid is None:
+        """The recorded process runs, is not a zombie, and is still the command we started."""
+        path = self.pids / f"{name}.pid"
+        if not path.exists():
             return False
+        pid, *command = path.read_text().split()
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:
             return False
-        return not Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].startswith("Z")
+        return not stat.split(") ")[-1].startswith("Z") and (not command or Path(cmdline).name == command[0])
 
     def _wait(self, what: str, condition, timeout: float, failure: str = "") -> None:
         deadline = time.monotonic() + timeout
