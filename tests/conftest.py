@@ -29,3 +29,13 @@ def minimal_definition(**extra) -> dict:
     }
     data.update(extra)
     return data
+
+
+# A kerberos: section for scratch projects (their own krb5/ directory does not exist).
+KERBEROS_SETTINGS = f"""kerberos:
+  template: {ROOT}/krb5/krb5.conf.j2
+  default_realm: CORP.TEST
+  realms:
+    CORP.TEST:
+      kdcs: [dc1.corp.test]
+"""

@@ -3,7 +3,7 @@ Containerfile and the bindep resolution are checked instead."""
 from __future__ import annotations
 
 from builder import sysdeps
-from tests.conftest import ROOT
+from tests.conftest import KERBEROS_SETTINGS
 from tests.integration.conftest import ee_builder, project_with
 
 STREAM9 = """
@@ -14,17 +14,11 @@ trust:
   ca_bundles: [/etc/ssl/certs/ca-certificates.crt]
 collections:
   source: pypi
-kerberos:
-  template: {root}/krb5/krb5.conf.j2
-  default_realm: CORP.TEST
-  realms:
-    CORP.TEST:
-      kdcs: [dc1.corp.test]
-"""
+""" + KERBEROS_SETTINGS
 
 
 def test_centos_stream9_context(tmp_path):
-    project = project_with(tmp_path, STREAM9.replace("{root}", str(ROOT)))
+    project = project_with(tmp_path, STREAM9)
     result = ee_builder("context", cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr
     containerfile = (project / "context" / "Containerfile").read_text()

@@ -14,7 +14,7 @@ import yaml
 from builder import compose, settings
 from builder.collection_sources import Artifact
 from builder.errors import UserError
-from tests.conftest import ROOT
+from tests.conftest import KERBEROS_SETTINGS, ROOT
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -40,13 +40,7 @@ trust:
   ca_bundles: [ca.crt]
 collections:
   source: pypi
-kerberos:
-  template: {root}/krb5/krb5.conf.j2
-  default_realm: CORP.TEST
-  realms:
-    CORP.TEST:
-      kdcs: [dc1.corp.test]
-"""
+""" + KERBEROS_SETTINGS
 
 
 def composed(project, text: str, artifacts) -> tuple[dict, compose.Composed]:
