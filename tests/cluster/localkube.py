@@ -2,8 +2,9 @@
 
 kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kubectl are built from the
 k8s.io/kubernetes Go module (``build-kube``); etcd, containerd, runc, the CNI plugins and the
-registry come from Debian. Everything listens on loopback, except the registry, which listens on a dummy interface the
-cluster creates (a port-less bridge ee-reg0, 10.254.254.1); pods get 10.244.0.0/24 on the bridge ``ee-k8s0``; containerd is a dedicated instance (Docker's is left alone). All state, logs and PIDs
+registry come from Debian. Everything listens on loopback but the registry, which listens on
+10.254.254.1 on a port-less bridge the cluster creates (ee-reg0); pods get 10.244.0.0/24 on the
+bridge ``ee-k8s0``; containerd is a dedicated instance (Docker's is left alone). All state, logs and PIDs
 live under one directory (default /var/lib/ee-builder-cluster).
 
     python -m tests.cluster.localkube up|down|status      (make cluster-up / cluster-down / cluster-status)
@@ -15,6 +16,8 @@ restrict_oom_score_adj), no registry (a locally built pause image).
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
 import json
 import os
 import secrets
@@ -23,7 +26,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import time
+import urllib.request
 from pathlib import Path
 
 import yaml
@@ -399,10 +404,9 @@ state = "{self.run / 'containerd-state'}"
     def down(self) -> None:
         """Pods first (their shims outlive containerd), then daemons, mounts, network, cgroups, state."""
         if self._alive("containerd"):
-            say("removing pod sandboxes")
-            for sandbox in self._crictl_sandboxes():
-                subprocess.run(["ctr", "--address", str(self.socket), "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL",
-                                sandbox], capture_output=True)
+            say("killing pod containers")
+            for task in self._ctr("tasks", "ls", "-q").stdout.split():
+                self._ctr("tasks", "kill", "-s", "SIGKILL", task)
         for name in reversed(DAEMONS):
             self._stop(name)
         self._kill_shims()
@@ -421,10 +425,6 @@ state = "{self.run / 'containerd-state'}"
         if self.state.exists():
             shutil.rmtree(self.state, ignore_errors=True)
         say("cluster down")
-
-    def _crictl_sandboxes(self) -> list[str]:
-        listing = self._ctr("tasks", "ls", "-q")
-        return [line for line in listing.stdout.split() if line]
 
     def _stop(self, name: str) -> None:
         pid = self._pid(name)
@@ -458,10 +458,6 @@ state = "{self.run / 'containerd-state'}"
 
 def _single_file_image(work: Path, binary: str, ref: str) -> Path:
     """A ``docker save`` archive of an image holding one static binary as its entrypoint."""
-    import hashlib
-    import io
-    import tarfile
-
     layer = io.BytesIO()
     with tarfile.open(fileobj=layer, mode="w") as tar:
         tar.add(work / binary, arcname=binary)
@@ -488,7 +484,6 @@ def _advertise_address() -> str:
 
 
 def _http_ok(url: str) -> bool:
-    import urllib.request
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
