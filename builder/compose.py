@@ -59,17 +59,13 @@ def _merge(settings: Settings, comp: Composition) -> dict[str, Any]:
     deps.update(comp.dependencies)
     for key in ("python", "system"):
         # ansible-builder resolves relative file paths against the definition; ours moves.
-        value = deps.get(key)
-        if isinstance(value, str) and "\n" not in value and (settings.definition.path.parent / value).is_file():
-            deps[key] = str((settings.definition.path.parent / deps[key]).resolve())
+        file = settings.definition.dependency_file(key)
+        if file:
+            deps[key] = str(file)
     for key, ours in (("system", comp.system), ("python", comp.python)):
-        if not ours:
-            continue
-        user = deps.get(key) or []
-        if isinstance(user, str):
-            # Resolved to an absolute path above when it names a file; otherwise it is inline text.
-            user = (Path(user).read_text() if Path(user).is_absolute() and "\n" not in user else user).splitlines()
-        deps[key] = list(user) + [line for line in ours if line not in user]
+        if ours:
+            user = settings.definition.dependency_lines(key)
+            deps[key] = user + [line for line in ours if line not in user]
     options = out.setdefault("options", {})
     for key, value in comp.options.items():
         options.setdefault(key, value)

@@ -24,6 +24,25 @@ class Definition:
     def base_image(self) -> str | None:
         return ((self.data.get("images") or {}).get("base_image") or {}).get("name")
 
+    def dependency_file(self, key: str) -> Path | None:
+        """``dependencies.<key>`` when it names a file next to the definition (as ansible-builder reads it)."""
+        value = (self.data.get("dependencies") or {}).get(key)
+        if isinstance(value, str) and "\n" not in value and (self.path.parent / value).is_file():
+            return (self.path.parent / value).resolve()
+        return None
+
+    def dependency_lines(self, key: str) -> list[str]:
+        """The requirement or bindep lines of ``dependencies.<key>`` (python, system), given inline
+        or in a file, without comments."""
+        value = (self.data.get("dependencies") or {}).get(key)
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return [str(item) for item in value]
+        file = self.dependency_file(key)
+        lines = (line.split("#", 1)[0].strip() for line in (file.read_text() if file else value).splitlines())
+        return [line for line in lines if line]
+
     def galaxy_requirements(self) -> dict[str, Any]:
         """``dependencies.galaxy`` as a dict, whether given inline, as YAML text, or as a file path."""
         galaxy = (self.data.get("dependencies") or {}).get("galaxy")
@@ -31,10 +50,10 @@ class Definition:
             return {}
         if isinstance(galaxy, dict):
             return copy.deepcopy(galaxy)
-        candidate = self.path.parent / galaxy
-        if "\n" not in galaxy and candidate.is_file():
-            where = f"{candidate}"
-            text = candidate.read_text()
+        file = self.dependency_file("galaxy")
+        if file:
+            where = f"{file}"
+            text = file.read_text()
         else:
             where = f"{self.path}: dependencies.galaxy"
             text = galaxy

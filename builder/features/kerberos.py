@@ -41,8 +41,7 @@ REFUSED_PYTHON = {
 
 def apply(comp: Composition, kerberos: krb5.Kerberos, definition: Definition) -> None:
     comp.system.extend(CLIENT + LIBRARIES)
-    _, requirements = _entries(definition, (definition.data.get("dependencies") or {}).get("python"))
-    named = {_name(line) for line in requirements}
+    named = {_name(line) for line in definition.dependency_lines("python")}
     comp.python.extend(requirement for name, requirement in BINDINGS.items() if name not in named)
     conf = comp.add_file("ee-builder/krb5", "krb5.conf", krb5.render(kerberos).encode())
     comp.append["final"].append(f"COPY {conf} {KRB5_CONF}")
@@ -50,35 +49,17 @@ def apply(comp: Composition, kerberos: krb5.Kerberos, definition: Definition) ->
 
 def refuse_bad_bindings(definition: Definition) -> None:
     """Debian's and Apple's Kerberos bindings import fine and then fail only against Windows."""
-    deps = definition.data.get("dependencies") or {}
     for key, refused in (("system", REFUSED_SYSTEM), ("python", REFUSED_PYTHON)):
-        where, lines = _entries(definition, deps.get(key))
-        for line in lines:
+        for line in definition.dependency_lines(key):
             name = _name(line)
             if name in refused:
-                raise UserError(f"{where or definition.path}: dependencies.{key}: {line.strip()!r}: "
-                                f"{refused[name]}.")
+                where = definition.dependency_file(key) or definition.path
+                raise UserError(f"{where}: dependencies.{key}: {line!r}: {refused[name]}.")
 
 
 def _name(requirement: str) -> str:
     """The distribution or package name a requirement or bindep line starts with."""
     return re.split(r"[\s\[<>=!~;]", requirement.strip(), maxsplit=1)[0].lower()
-
-
-def _entries(definition: Definition, value) -> tuple[str | None, list[str]]:
-    """Requirement lines given inline (a list or text) or as a file next to the definition."""
-    if value is None:
-        return None, []
-    if isinstance(value, list):
-        return None, [str(item) for item in value]
-    candidate = definition.path.parent / value
-    if "\n" not in value and candidate.is_file():
-        return str(candidate), _lines(candidate.read_text())
-    return None, _lines(value)
-
-
-def _lines(text: str) -> list[str]:
-    return [line for line in (raw.split("#", 1)[0] for raw in text.splitlines()) if line.strip()]
 
 
 def verify(kinit: str | None, winrm_encryption: bool | None) -> list[str]:
