@@ -159,13 +159,7 @@ def awx_objects(settings_path: str, image: str | None, output_dir: str) -> None:
     """Write the execution environment, container group (pod spec) and krb5 ConfigMap as an
     awx.awx playbook, AWX API requests and Kubernetes YAML, referencing the image by digest."""
     settings = _settings(settings_path, None)
-    if image is None:
-        record = settings.root / ".ee-builder" / "published.json"
-        if not record.exists():
-            raise UserError(f"{record}: no published image recorded. Expected `ee-builder publish` first, "
-                            f"or --image <registry/repository@sha256:…>.")
-        published = json.loads(record.read_text())
-        image = f"{published['repository']}@{published['digest']}"
+    image = image or publish_job.recorded(settings).by_digest
     krb5_conf = krb5_config.render(settings.kerberos) if settings.kerberos else None
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)

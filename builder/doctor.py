@@ -171,36 +171,32 @@ class Diagnosis:
 
 def diagnose(results: list[dict]) -> Diagnosis:
     """Map the probe's results (check, rc, output) to checks with causes and fixes."""
-    diagnosis = Diagnosis()
-    for result in results:
-        name, output = result["check"], result["output"]
-        if name == "krb5.conf":
-            if result["rc"] != 0:
-                diagnosis.checks.append(Check(name, False, output, "no /etc/krb5.conf in the image",
-                                              "build with a kerberos: section or mount the ConfigMap at /etc/krb5.conf"))
-                continue
-            findings = krb5.check(output)
-            detail = "; ".join(f"line {f.line}: {f.problem}" if f.line else f.problem for f in findings)
-            diagnosis.checks.append(Check(name, not findings, detail or "no known pitfalls",
-                                          None if not findings else "krb5.conf pitfalls",
-                                          None if not findings else "; ".join(f.fix for f in findings)))
-            continue
-        if name == "clock offset to KDC":
-            seconds = abs(int(output.rstrip("s")))
-            ok = seconds < 300
-            diagnosis.checks.append(Check(name, ok, output, None if ok else CLOCK_SKEW.cause, None if ok else CLOCK_SKEW.fix))
-            continue
-        if name == "DNS reverse":  # rdns = false makes a mismatch harmless; report, never fail
-            diagnosis.checks.append(Check(name, True, output))
-            continue
-        ok = result["rc"] == 0
-        if name == "klist -e" and ok:  # the encryption types are the point of -e
+    return Diagnosis([_judge(r["check"], r["rc"], r["output"]) for r in results])
+
+
+def _judge(name: str, rc: int, output: str) -> Check:
+    if name == "krb5.conf":
+        if rc != 0:
+            return Check(name, False, output, "no /etc/krb5.conf in the image",
+                         "build with a kerberos: section or mount the ConfigMap at /etc/krb5.conf")
+        findings = krb5.check(output)
+        if not findings:
+            return Check(name, True, "no known pitfalls")
+        return Check(name, False, "; ".join(f"line {f.line}: {f.problem}" if f.line else f.problem for f in findings),
+                     "krb5.conf pitfalls", "; ".join(f.fix for f in findings))
+    if name == "clock offset to KDC":
+        if abs(int(output.rstrip("s"))) < 300:
+            return Check(name, True, output)
+        return Check(name, False, output, CLOCK_SKEW.cause, CLOCK_SKEW.fix)
+    if name == "DNS reverse":  # rdns = false makes a mismatch harmless; report, never fail
+        return Check(name, True, output)
+    if rc == 0:
+        if name == "klist -e":  # the encryption types are the point of -e
             output = "\n".join(line for line in output.splitlines() if "Etype" in line) or output
-        cause = None if ok else next((c for c in CAUSES if (not c.checks or name.startswith(c.checks))
-                                      and re.search(c.pattern, output, re.IGNORECASE)), None)
-        detail = _last_lines(output)
-        diagnosis.checks.append(Check(name, ok, detail, cause.cause if cause else None, cause.fix if cause else None))
-    return diagnosis
+        return Check(name, True, _last_lines(output))
+    cause = next((c for c in CAUSES if (not c.checks or name.startswith(c.checks))
+                  and re.search(c.pattern, output, re.IGNORECASE)), None)
+    return Check(name, False, _last_lines(output), cause.cause if cause else None, cause.fix if cause else None)
 
 
 def _last_lines(output: str, count: int = 3) -> str:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import time
+from pathlib import Path
 from dataclasses import asdict, dataclass
 
 from . import gate
@@ -117,11 +118,24 @@ def publish(settings: Settings, engine: Engine, reporter: Reporter, dry_run: boo
                             f"Tags already in the registry are unchanged.") from None
     published = Published(target.repository, target.tags, digest, target.image_id,
                           time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    record = settings.root / ".ee-builder" / "published.json"
+    record = _record(settings)
     record.parent.mkdir(exist_ok=True)
     record.write_text(json.dumps(asdict(published), indent=2) + "\n")
     reporter.say(f"pushed {published.by_digest} as {', '.join(target.tags)} (recorded in {record})")
     return published
+
+
+def _record(settings: Settings) -> Path:
+    return settings.root / ".ee-builder" / "published.json"
+
+
+def recorded(settings: Settings) -> Published:
+    """What the last ``publish`` of this project pushed."""
+    record = _record(settings)
+    if not record.exists():
+        raise UserError(f"{record}: no published image recorded. Expected `ee-builder publish` first, "
+                        f"or --image <registry/repository@sha256:…>.")
+    return Published(**json.loads(record.read_text()))
 
 
 def _auth() -> dict[str, str] | None:

@@ -84,19 +84,21 @@ class Reporter:
         self.console.print(table)
 
 
-    def diagnosis(self, diagnosis: Diagnosis, title: str) -> None:
+    def _checks(self, title: str, rows: list[tuple[str, bool, str]], failed: str) -> None:
         table = Table(title=title, title_justify="left")
         for column in ("check", "result", "detail"):
             table.add_column(column)
-        for check in diagnosis.checks:
-            table.add_row(escape(check.name), "[green]ok[/]" if check.ok else "[red]FAILED[/]", escape(check.detail))
+        for name, ok, detail in rows:
+            table.add_row(escape(name), "[green]ok[/]" if ok else f"[red]{failed}[/]", escape(detail))
         self.console.print(table)
+
+    def diagnosis(self, diagnosis: Diagnosis, title: str) -> None:
+        self._checks(title, [(c.name, c.ok, c.detail) for c in diagnosis.checks], "FAILED")
         for check in diagnosis.checks:
             if not check.ok:
                 self.console.print(f"[red]{escape(check.name)}[/]: cause: {escape(check.cause or 'not a known one; see the detail above')}")
                 if check.fix:
                     self.console.print(f"  fix: {escape(check.fix)}")
-
 
     def push_progress(self, event: dict) -> None:
         """One line per layer when it is done; while a layer uploads, a line every HEARTBEAT/6 s."""
@@ -110,12 +112,7 @@ class Reporter:
                 self._last_print = time.monotonic()
 
     def verdict(self, verdict: Verdict) -> None:
-        table = Table(title=f"gate: {verdict.image}", title_justify="left")
-        for column in ("check", "result", "detail"):
-            table.add_column(column)
-        for name, ok, detail in verdict.checks:
-            table.add_row(escape(name), "[green]ok[/]" if ok else "[red]REFUSED[/]", escape(detail))
-        self.console.print(table)
+        self._checks(f"gate: {verdict.image}", verdict.checks, "REFUSED")
         for leak in verdict.leaks:
             self.console.print(f"[red]leak[/]: {escape(leak.describe())}")
         self.console.print("[green]image may be published[/]" if verdict.ok else
