@@ -4,7 +4,7 @@
 ``kdc = <name>`` (no port), as users write it, reaches it. ``SambaKdc``: a Samba AD DC for
 AD-shaped behaviour (RC4 service keys, case-insensitive user names, UPN logins).
 
-Both hand back the same ``Kdc`` facts: realm, user and password, the HTTP service keytab.
+Both hand back the same ``Kdc`` facts: the user and password, the HTTP service keytab.
 """
 from __future__ import annotations
 
@@ -27,12 +27,9 @@ KDC_PORT = 88
 
 @dataclass(frozen=True)
 class Kdc:
-    realm: str
-    address: str                  # host:port the KDC listens on
     user: str                     # principal, user@REALM
     password: str
-    service: str                  # HTTP/<fqdn>@REALM
-    keytab: Path                  # the service's keys, for the WinRM server's acceptor
+    keytab: Path                  # the HTTP/<fqdn> service's keys, for the WinRM server's acceptor
 
 
 class MitKdc:
@@ -67,7 +64,7 @@ class MitKdc:
         self._realm.extract_keytab(service, str(keytab))
         self._realm.start_kdc(["-T", str(self.time_offset)] if self.time_offset else None)
         _wait_listening(self.address, self.port, "MIT KDC")
-        return Kdc(self.realm_name, listen, principal, password, service, keytab)
+        return Kdc(principal, password, keytab)
 
     def __exit__(self, *exc) -> None:
         if self._realm is not None:
@@ -141,8 +138,7 @@ class SambaKdc:
         self._samba = subprocess.Popen(["samba", "-i", "-s", str(conf)], stdin=subprocess.DEVNULL,
                                        stdout=(self._dir / "samba.log").open("w"), stderr=subprocess.STDOUT)
         _wait_listening(self.address, self.port, f"Samba KDC (log {self._dir / 'samba.log'})", timeout=60)
-        return Kdc(self.realm_name, f"{self.address}:{self.port}", f"{self.user}@{self.realm_name}", password,
-                   f"HTTP/{self.service_host}@{self.realm_name}", keytab)
+        return Kdc(f"{self.user}@{self.realm_name}", password, keytab)
 
     def _tool(self, *args: str, config: bool = True) -> None:
         cmd = ["samba-tool", *args] + ([f"--configfile={self._dir / 'etc' / 'smb.conf'}"] if config else [])
