@@ -68,7 +68,7 @@ def build(settings: Settings, engine: Engine, reporter: Reporter, nocache: bool 
     keep_wheels(settings, engine, result.stages.get("builder"), reporter)
     summary = inspect(engine, result.image_id)
     if settings.kerberos is not None:
-        problems = kerberos_feature.verify(summary.kinit, summary.winrm_encryption)
+        problems = kerberos_feature.verify(summary.kinit, summary.winrm_encryption, summary.krb5_conf_error)
         if problems:
             raise BuildFailed(f"image {result.image_id[:19]} was built but not tagged, because Kerberos to "
                               f"Windows would fail from it:\n  " + "\n  ".join(problems))

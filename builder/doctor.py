@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from . import krb5
 from .engine import Engine
 from .errors import UserError
+from .secrets import mask
 
 PASSWORD_ENV = "EE_DOCTOR_PASSWORD"
 
@@ -228,7 +229,6 @@ def run(engine: Engine, image: str, host: str, user: str, password: str, port: i
 
 def diagnosis_without_secret(diagnosis: Diagnosis, password: str) -> Diagnosis:
     """Tools echo what they got; the password must not reach the report."""
-    if password:
-        for check in diagnosis.checks:
-            check.detail = check.detail.replace(password, "********")
+    for check in diagnosis.checks:
+        check.detail = mask(check.detail, [password])
     return diagnosis

@@ -1,7 +1,11 @@
 """The gate before publishing (``ee-builder check IMAGE``): fails closed unless the image runs as
-non-root, has kinit and a Kerberos binding with WinRM message encryption, and no layer or
-history entry carries secret material: private keys, keytabs, or any password or token this
-machine knows (secret-named environment variables, the container engine's registry credentials).
+non-root, has kinit and a Kerberos binding with WinRM message encryption, and carries no secret.
+
+The image is judged on its own: secret-named environment variables, labels and build arguments
+with a value in its config and history; private keys, keytabs and credential files (.netrc, pip,
+npm, git, Docker, AWS, kubeconfig) in any layer, also one level deep inside zip and tar files;
+and, in every file, the values found there and any password or token this machine knows. Reports
+name a finding, never show its value.
 
 Layers are read from the engine's own export of the image (``docker save``), so what is checked
 is what would be pushed.
@@ -9,25 +13,49 @@ is what would be pushed.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
 import tarfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO, Iterable, Iterator
+
+import yaml
 
 from .engine import Engine
 from .features.kerberos import verify as kerberos_problems
 from .inspect import Summary, inspect
+from .secrets import assignments, is_secret_name, is_set, mask
 
 # A PEM block, not just its header: libraries (gnutls, cryptography) contain the header as a constant.
 PRIVATE_KEY = re.compile(rb"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----\r?\n"
                          rb"(?:[A-Za-z-]+: [^\n]*\r?\n)*(?:\r?\n)?[A-Za-z0-9+/=]{40,}")
 KEYTAB_MAGIC = b"\x05\x02"
-SECRET_NAMES = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|API_?KEY|CREDENTIAL", re.IGNORECASE)
 MIN_SECRET = 6          # shorter values match by chance
 SCAN_LIMIT = 64 << 20   # bytes read per file; secrets live in small files
+ARCHIVE_LIMIT = 32 << 20    # larger archives are not opened: they are data, not configuration
+ARCHIVE_BYTES = 64 << 20    # members read per archive, so a zip bomb costs little
+
+# Files whose tools read credentials from them, by the end of their path. Each is judged by its
+# content too, so a template, or one that takes its token from the environment ($NPM_TOKEN), passes.
+CREDENTIAL_FILES = ("pip.conf", "pip.ini", ".pypirc", ".npmrc", ".git-credentials", ".docker/config.json",
+                    ".aws/credentials", ".config/containers/auth.json")
+CREDENTIAL = re.compile(
+    rb"[A-Za-z][\w+.-]*://[^\s/:@]*:[^\s/@$]+@"                                # URL user:password@
+    rb"|^[ \t]*(?:password|aws_secret_access_key)[ \t]*[=:][ \t]*[^\s$]"        # INI (pip, pypirc, aws)
+    rb"|_(?:authToken|auth|password)[ \t]*=[ \t]*[^\s$]"                        # npm
+    rb'|"(?:auth|identitytoken)"[ \t]*:[ \t]*"[^"$]',                          # Docker, containers
+    re.IGNORECASE | re.MULTILINE)
+NETRC_FILES = (".netrc", "_netrc")
+NETRC_PASSWORD = re.compile(rb"(?:^|\s)password\s+\S")  # netrc is whitespace-separated tokens
+KUBECONFIG_LIMIT = 1 << 20
+KUBE_CREDENTIALS = ("token", "password", "client-key-data")
+ZIP_SUFFIXES = (".zip", ".whl", ".jar", ".egg")
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 
 
 @dataclass(frozen=True)
@@ -39,14 +67,16 @@ class Secret:
 @dataclass
 class Leak:
     what: str
-    path: str               # file in the layer, or "history"
+    path: str               # file in the layer, "history" or "the image config"
     layer: int | None = None
-    step: str = ""          # the history entry that made the layer
+    step: str = ""          # the history entry that made the layer, masked when the leak is made
 
     def describe(self) -> str:
-        where = f"layer {self.layer}" if self.layer is not None else "image history"
-        step = f" ({self.step[:100]})" if self.step else ""
-        return f"{self.what} in {self.path}, {where}{step}"
+        where = (f", layer {self.layer}" if self.layer is not None else
+                 ", image history" if self.path == "history" else "")
+        # Masked before it is cut: a cut could separate a URL's password from its "@".
+        step = f" ({mask(self.step)[:100]})" if self.step else ""
+        return f"{mask(self.what)} in {mask(self.path)}{where}{step}"
 
 
 @dataclass
@@ -64,7 +94,7 @@ def known_secrets(environ: dict[str, str] | None = None, docker_config: Path | N
     """Passwords and tokens this machine knows: secret-named variables and registry credentials."""
     environ = dict(os.environ if environ is None else environ)
     secrets = [Secret(f"environment {name}", value.encode()) for name, value in environ.items()
-               if SECRET_NAMES.search(name) and len(value) >= MIN_SECRET]
+               if is_secret_name(name) and len(value) >= MIN_SECRET]
     config = docker_config or Path(environ.get("DOCKER_CONFIG", Path.home() / ".docker")) / "config.json"
     try:
         auths = json.loads(config.read_text()).get("auths", {})
@@ -80,6 +110,54 @@ def known_secrets(environ: dict[str, str] | None = None, docker_config: Path | N
     return secrets
 
 
+def config_settings(config: dict) -> Iterator[tuple[str, str, str]]:
+    """(kind, name, value) of every secret-named setting with a value in an image config (the
+    ``docker save`` config document: ``config.Env``, ``config.Labels``, ``history``)."""
+    settings = config.get("config") or {}
+    for entry in settings.get("Env") or []:
+        name, _, value = entry.partition("=")
+        if is_secret_name(name) and is_set(value):
+            yield "environment variable", name, value
+    for name, value in (settings.get("Labels") or {}).items():
+        if is_secret_name(name) and is_set(value or ""):
+            yield "label", name, value
+    for entry in config.get("history") or []:
+        for name, value in assignments(entry.get("created_by", "")):
+            yield "history", name, value
+
+
+def image_secrets(config: dict) -> list[Secret]:
+    """The values an image sets under secret names: looked for in its files like known ones."""
+    return _distinct([Secret(name, value.encode()) for _, name, value in config_settings(config)
+                      if len(value) >= MIN_SECRET])
+
+
+def scan_config(config: dict, secrets: Iterable[Secret]) -> list[Leak]:
+    """Secret-named environment variables and labels the config sets (named, never shown), and
+    history entries holding a secret value."""
+    leaks = [Leak(f"{kind} {name} set", "the image config") for kind, name, _ in config_settings(config)
+             if kind != "history"]
+    return leaks + scan_history(config.get("history") or [], secrets)
+
+
+def scan_history(history: list[dict], secrets: Iterable[Secret]) -> list[Leak]:
+    """One leak per secret value in an entry: a known value, named by where it is known from, or
+    the value of a secret-named assignment (``|1 TOKEN=… /bin/sh -c``, ``ENV``, ``ARG X=default``)."""
+    secrets = list(secrets)
+    leaks = []
+    for entry in history:
+        created_by = entry.get("created_by", "")
+        found: dict[bytes, str] = {}
+        for secret in secrets:
+            if secret.value in created_by.encode():
+                found.setdefault(secret.value, secret.name)
+        for name, value in assignments(created_by):
+            found.setdefault(value.encode(), name)
+        step = mask(created_by, found)
+        leaks += [Leak(f"the value of {name}", "history", None, step) for name in found.values()]
+    return leaks
+
+
 def scan_file(path: str, content: bytes, secrets: Iterable[Secret]) -> list[str]:
     """What secret material one file holds (pure)."""
     found = []
@@ -88,10 +166,40 @@ def scan_file(path: str, content: bytes, secrets: Iterable[Secret]) -> list[str]
         found.append("a private key")
     if _is_keytab(content):
         found.append("a Kerberos keytab")
+    found += credential_files(path, content)
     for secret in secrets:
         if secret.value in content:
             found.append(f"the value of {secret.name}")
     return found
+
+
+def credential_files(path: str, content: bytes) -> list[str]:
+    """Credentials in the files tools read them from: judged by name and content (pure)."""
+    name = "/" + path.lstrip("/")
+    found = []
+    if name.endswith(tuple("/" + n for n in NETRC_FILES)) and NETRC_PASSWORD.search(content):
+        found.append("a .netrc with a password")
+    for known in CREDENTIAL_FILES:
+        if name.endswith("/" + known) and CREDENTIAL.search(content):
+            found.append(f"a credential in {known}")
+    fields = _kubeconfig_credentials(content)
+    if fields:
+        found.append(f"a kubeconfig with a user {' and '.join(fields)}")
+    return found
+
+
+def _kubeconfig_credentials(content: bytes) -> list[str]:
+    """The credential fields set in a kubeconfig's users; none for any other file."""
+    if b"kind: Config" not in content or len(content) > KUBECONFIG_LIMIT:
+        return []
+    try:
+        document = yaml.safe_load(content)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(document, dict) or document.get("kind") != "Config":
+        return []
+    users = [entry.get("user") for entry in document.get("users") or [] if isinstance(entry, dict)]
+    return [key for key in KUBE_CREDENTIALS if any(isinstance(u, dict) and u.get(key) for u in users)]
 
 
 def _is_keytab(content: bytes) -> bool:
@@ -102,25 +210,52 @@ def _is_keytab(content: bytes) -> bool:
     return 0 < abs(size) <= len(content) - 6 and content[6:8] != b"\x00\x00"  # principal component count
 
 
-def _masked(text: str, secrets: Iterable[Secret]) -> str:
-    """The report names a secret, never shows it."""
-    for secret in secrets:
-        text = text.replace(secret.value.decode(errors="replace"), "********")
-    return text
+def archive_members(path: str, content: bytes) -> Iterator[tuple[str, bytes]]:
+    """The files of a zip or tar file small enough to open in memory (none for other files), up to
+    ARCHIVE_BYTES in all; archives inside are not opened."""
+    lower = path.lower()
+    if len(content) > ARCHIVE_LIMIT or not lower.endswith(ZIP_SUFFIXES + TAR_SUFFIXES):
+        return
+    budget = ARCHIVE_BYTES
+    try:
+        if lower.endswith(ZIP_SUFFIXES):
+            with zipfile.ZipFile(io.BytesIO(content)) as archive:
+                for info in archive.infolist():
+                    if budget <= 0:
+                        return
+                    if not info.is_dir():
+                        with archive.open(info) as member:
+                            data = member.read(budget)
+                        budget -= len(data)
+                        yield info.filename, data
+        else:
+            with tarfile.open(fileobj=io.BytesIO(content), mode="r:*") as archive:
+                for info in archive:
+                    if budget <= 0:
+                        return
+                    if info.isfile():
+                        data = archive.extractfile(info).read(budget)
+                        budget -= len(data)
+                        yield info.name, data
+    # Not an archive after all, damaged, encrypted or an unsupported compression: its bytes were
+    # scanned as a file already.
+    except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, RuntimeError, NotImplementedError, OSError):
+        return
 
 
-def scan_history(history: list[dict], secrets: Iterable[Secret]) -> list[Leak]:
-    leaks = []
-    for entry in history:
-        created_by = entry.get("created_by", "")
-        for secret in secrets:
-            if secret.value in created_by.encode():
-                leaks.append(Leak(f"the value of {secret.name}", "history", None, _masked(created_by, secrets)))
-    return leaks
+def scan_entry(path: str, content: bytes, secrets: Iterable[Secret]) -> list[tuple[str, str]]:
+    """(what, where) for one layer file and, when it is an archive, each of its members as
+    ``path!member``."""
+    found = [(what, path) for what in scan_file(path, content, secrets)]
+    for member, data in archive_members(path, content):
+        found += [(what, f"{path}!{member}") for what in scan_file(member, data, secrets)]
+    return found
 
 
 def scan_archive(stream: IO[bytes], secrets: list[Secret]) -> list[Leak]:
-    """Scan a ``docker save`` archive in one pass: every file of every layer, then the history."""
+    """Scan a ``docker save`` archive in one pass: every file of every layer, then the config.
+    ``secrets`` are the values to look for in files, the image's own (``image_secrets``) included:
+    the archive may hold its config after the layers."""
     per_layer: dict[str, list[tuple[str, str]]] = {}
     documents: dict[str, bytes] = {}
     with tarfile.open(fileobj=stream, mode="r|") as outer:
@@ -136,18 +271,19 @@ def scan_archive(stream: IO[bytes], secrets: list[Secret]) -> list[Leak]:
                     for entry in layer:
                         if entry.isfile() and entry.size:
                             content = layer.extractfile(entry).read(SCAN_LIMIT)
-                            for what in scan_file(entry.name, content, secrets):
-                                per_layer.setdefault(member.name, []).append((what, "/" + entry.name.lstrip("./")))
+                            path = "/" + entry.name.removeprefix("./").lstrip("/")
+                            per_layer.setdefault(member.name, []).extend(scan_entry(path, content, secrets))
             except tarfile.ReadError:
                 continue  # not a layer (e.g. an OCI index blob)
     manifest = json.loads(documents["manifest.json"])[0]
     config = json.loads(documents[manifest["Config"]])
     steps = [h.get("created_by", "") for h in config.get("history", []) if not h.get("empty_layer")]
+    values = [s.value for s in secrets]
     leaks = []
     for index, layer in enumerate(manifest["Layers"]):
         for what, path in per_layer.get(layer, []):
-            leaks.append(Leak(what, path, index + 1, _masked(steps[index], secrets) if index < len(steps) else ""))
-    return leaks + scan_history(config.get("history", []), secrets)
+            leaks.append(Leak(what, path, index + 1, mask(steps[index], values) if index < len(steps) else ""))
+    return leaks + scan_config(config, secrets)
 
 
 def check(engine: Engine, image: str, secrets: list[Secret] | None = None) -> Verdict:
@@ -159,9 +295,30 @@ def check(engine: Engine, image: str, secrets: list[Secret] | None = None) -> Ve
         verdict.checks.append(("probe", False, summary.probe_error))
     problems = kerberos_problems(summary.kinit, summary.winrm_encryption)
     verdict.checks.append(("kinit present", bool(summary.kinit), summary.kinit or "missing"))
+    if summary.krb5_realm is not None:  # the image has /etc/krb5.conf: every kinit reads it first
+        verdict.checks.append(("MIT krb5 reads /etc/krb5.conf", not summary.krb5_conf_error,
+                               summary.krb5_conf_error or "parsed by klist"))
     verdict.checks.append(("pykerberos with WinRM encryption", summary.winrm_encryption is True,
                            "authGSSWinRMEncryptMessage present" if summary.winrm_encryption else "; ".join(problems)))
-    verdict.leaks = scan_archive(engine.save(image), known_secrets() if secrets is None else secrets)
+    known = known_secrets() if secrets is None else secrets
+    verdict.leaks = scan_archive(engine.save(image), _distinct(known + image_secrets(_config(engine, image))))
     verdict.checks.append(("no secret material in layers or history", not verdict.leaks,
                            f"{len(verdict.leaks)} finding(s)" if verdict.leaks else "none found"))
     return verdict
+
+
+def _config(engine: Engine, image: str) -> dict:
+    """The image's config in the shape of its ``docker save`` document, from the engine's inspect
+    and history: known before the export streams, so its values are looked for in every layer."""
+    found = engine.image(image)
+    return {"config": found.attrs.get("Config") or {},
+            "history": [{"created_by": entry.get("CreatedBy", "")} for entry in found.history()]}
+
+
+def _distinct(secrets: list[Secret]) -> list[Secret]:
+    """One secret per value, the first named: a value both known here and set in the image is
+    reported once, under the name this machine knows it by."""
+    named: dict[bytes, Secret] = {}
+    for secret in secrets:
+        named.setdefault(secret.value, secret)
+    return list(named.values())

@@ -35,6 +35,7 @@ class Summary:
     kinit: str | None = None
     krb5_realm: str | None = None   # default_realm of /etc/krb5.conf; "" without one, None without the file
     krb5_version: str | None = None
+    krb5_conf_error: str | None = None  # MIT krb5's message when it cannot read /etc/krb5.conf
     receptor: str | None = None
     python_packages: dict[str, str] = field(default_factory=dict)
     uid: int | None = None

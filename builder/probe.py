@@ -45,6 +45,17 @@ def krb5_realm():
     except OSError:
         return None
 
+def krb5_conf_error():
+    """MIT krb5's own verdict on /etc/krb5.conf: klist reads it first, and a file it cannot parse
+    fails every job's kinit with "Improper format of Kerberos configuration file"."""
+    if not os.path.exists("/etc/krb5.conf") or not shutil.which("klist"):
+        return None
+    try:
+        out = subprocess.run(["klist", "-c", "MEMORY:ee-builder-probe"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as err:
+        return str(err)
+    return out.stderr.strip() if "while initializing krb5" in out.stderr else None
+
 def command_version(argv, pattern):
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
@@ -65,6 +76,7 @@ facts = {
     "winrm_encryption": winrm_encryption(),
     "kinit": shutil.which("kinit"),
     "krb5_realm": krb5_realm(),
+    "krb5_conf_error": krb5_conf_error(),
     # MIT's klist -V: "Kerberos 5 version 1.20.1"
     "krb5_version": command_version(["klist", "-V"], r"version ([0-9][0-9.]*)"),
     "receptor": command_version(["receptor", "--version"], r"v?([0-9][0-9.]*)"),

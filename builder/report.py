@@ -11,6 +11,7 @@ from .doctor import Diagnosis
 from .gate import Verdict
 from .engine import BuildEvent
 from .inspect import Summary
+from .secrets import mask
 
 
 HEARTBEAT = 30.0  # seconds of a quiet step between "still running" lines
@@ -112,9 +113,10 @@ class Reporter:
                 self._last_print = time.monotonic()
 
     def verdict(self, verdict: Verdict) -> None:
-        self._checks(f"gate: {verdict.image}", verdict.checks, "REFUSED")
+        # The details show probe output, which may echo what the image holds.
+        self._checks(f"gate: {verdict.image}", [(n, ok, mask(d)) for n, ok, d in verdict.checks], "REFUSED")
         for leak in verdict.leaks:
-            self.console.print(f"[red]leak[/]: {escape(leak.describe())}")
+            self.console.print(f"[red]leak[/]: {escape(leak.describe())}")  # describe() masks
         self.console.print("[green]image may be published[/]" if verdict.ok else
                            "[red]image refused: fix the above and rebuild (nothing was pushed)[/]")
 
@@ -135,11 +137,13 @@ def summary_rows(s: Summary) -> list[tuple[str, str]]:
             ("WinRM encryption", {True: "yes", False: "NO (pykerberos lacks authGSSWinRMEncryptMessage)",
                                   None: "absent"}[s.winrm_encryption]),
             ("kinit", s.kinit or "absent"),
-            ("/etc/krb5.conf", "absent" if s.krb5_realm is None else f"default_realm {s.krb5_realm or '(none)'}"),
+            ("/etc/krb5.conf", "absent" if s.krb5_realm is None else
+             f"UNREADABLE by MIT krb5: {s.krb5_conf_error}" if s.krb5_conf_error else
+             f"default_realm {s.krb5_realm or '(none)'}"),
             ("collections", ", ".join(f"{k} {v}" for k, v in sorted(s.collections.items())) or "(none)"),
             ("krb5 / receptor", f"{s.krb5_version or 'absent'} / {s.receptor or 'absent'}"),
             ("content manifest", f"/usr/share/ee-builder/manifest.json ({len(s.manifest.get('python_packages', {}))} "
                                  f"Python packages)" if s.manifest else "absent"),
         ]
-    rows += [(f"label {k}", v) for k, v in sorted(s.labels.items())]
+    rows += [(f"label {k}", mask(f"{k}={v}")[len(k) + 1:]) for k, v in sorted(s.labels.items())]
     return rows

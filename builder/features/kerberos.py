@@ -62,9 +62,12 @@ def _name(requirement: str) -> str:
     return re.split(r"[\s\[<>=!~;]", requirement.strip(), maxsplit=1)[0].lower()
 
 
-def verify(kinit: str | None, winrm_encryption: bool | None) -> list[str]:
+def verify(kinit: str | None, winrm_encryption: bool | None, krb5_conf_error: str | None = None) -> list[str]:
     """What a built image lacks for Kerberos to Windows (empty when it has everything)."""
     problems = []
+    if krb5_conf_error:
+        problems.append(f"MIT krb5 cannot read {KRB5_CONF} ({krb5_conf_error}), so every kinit fails; "
+                        f"fix the kerberos: settings or the krb5.conf template")
     if not kinit:
         problems.append("kinit is missing (Ansible's managed kinit fails with 'No such file or directory'); "
                         "the Kerberos client package did not install")
