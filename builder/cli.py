@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from . import awx, krb5 as krb5_config, settings as settings_file, yamlfile
+from . import awx, files, krb5 as krb5_config, references, settings as settings_file, yamlfile
 from . import doctor as doctor_job, gate, publish as publish_job
 from .build import build as run_build, prepare
 from .engine import Engine
@@ -30,6 +30,21 @@ def _engine(settings_path: str, engine: str | None) -> Engine:
     if Path(settings_path).exists():
         return Engine(_settings(settings_path, engine).engine)
     return Engine(settings_file.Engine(type=engine or "docker"))
+
+
+def _image(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Image references from the command line meet the same grammar as those in settings."""
+    return None if value is None else references.image(value, _named(param))
+
+
+def _k8s_name(subdomain: bool):
+    def check(ctx: click.Context, param: click.Parameter, value: str) -> str:
+        return references.k8s_name(value, _named(param), subdomain)
+    return check
+
+
+def _named(param: click.Parameter) -> str:
+    return param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
 
 
 settings_option = click.option("--settings", "-s", "settings_path", default=settings_file.DEFAULT_FILE,
@@ -64,7 +79,7 @@ def context(settings_path: str) -> None:
 
 
 @cli.command(name="inspect")
-@click.argument("image")
+@click.argument("image", callback=_image)
 @settings_option
 @engine_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -78,13 +93,13 @@ def inspect_command(image: str, settings_path: str, engine: str | None, as_json:
 
 
 @cli.command()
-@click.argument("image")
+@click.argument("image", callback=_image)
 @click.option("--host", required=True, help="The Windows host's FQDN (as the job's inventory names it).")
 @click.option("--user", required=True, help="user@REALM, as in the AWX machine credential.")
 @click.option("--port", default=5985, show_default=True, type=int, help="WinRM port (5985 HTTP, 5986 HTTPS).")
 @click.option("--password-env", default=doctor_job.PASSWORD_ENV, show_default=True,
               help="Environment variable holding the password (asked for when unset).")
-@click.option("--krb5-conf", type=click.Path(exists=True, dir_okay=False),
+@click.option("--krb5-conf", type=click.Path(exists=True, dir_okay=False, readable=True),
               help="Mount this krb5.conf at /etc/krb5.conf instead of the image's own (as a ConfigMap would).")
 @click.option("--add-host", "add_hosts", multiple=True, metavar="NAME:ADDRESS",
               help="Extra /etc/hosts entry in the container (as hostAliases would); repeatable.")
@@ -116,7 +131,7 @@ def doctor(image: str, host: str, user: str, port: int, password_env: str, krb5_
 
 
 @cli.command(name="check")
-@click.argument("image", required=False)
+@click.argument("image", required=False, callback=_image)
 @settings_option
 @engine_option
 def check_command(image: str | None, settings_path: str, engine: str | None) -> None:
@@ -152,7 +167,7 @@ def awx_group() -> None:
 
 @awx_group.command(name="objects")
 @settings_option
-@click.option("--image", help="Image reference (default: the digest `ee-builder publish` recorded).")
+@click.option("--image", callback=_image, help="Image reference (default: the digest `ee-builder publish` recorded).")
 @click.option("--output", "-o", "output_dir", default="awx", show_default=True, type=click.Path(file_okay=False),
               help="Directory for the files.")
 def awx_objects(settings_path: str, image: str | None, output_dir: str) -> None:
@@ -162,9 +177,13 @@ def awx_objects(settings_path: str, image: str | None, output_dir: str) -> None:
     image = image or publish_job.recorded(settings).by_digest
     krb5_conf = krb5_config.render(settings.kerberos) if settings.kerberos else None
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in awx.objects(settings, image, krb5_conf).items():
-        (out / name).write_text(text)
+    written = awx.objects(settings, image, krb5_conf)  # before the folder: a failure leaves nothing behind
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--output {out}: cannot create the folder: {err.strerror}.") from None
+    for name, text in written.items():
+        files.write_text(out / name, text, "AWX object file")
         click.echo(f"wrote {out / name}")
 
 
@@ -182,10 +201,11 @@ FORMATS = ("conf", "configmap", "pod-spec", "isolation-path")
               help="conf: krb5.conf itself (baked at /etc/krb5.conf); configmap: it as a Kubernetes ConfigMap; "
                    "pod-spec: an AWX container group pod spec mounting that ConfigMap at /etc/krb5.conf; "
                    "isolation-path: the AWX setting exposing an execution node's /etc/krb5.conf to jobs.")
-@click.option("--namespace", default=awx.DEFAULT_NAMESPACE, show_default=True,
+@click.option("--namespace", default=awx.DEFAULT_NAMESPACE, show_default=True, callback=_k8s_name(False),
               help="Namespace where container-group jobs run (configmap, pod-spec).")
-@click.option("--configmap-name", default=awx.DEFAULT_CONFIGMAP, show_default=True, help="ConfigMap name.")
-@click.option("--image", help="Image for the pod spec (default: the first of image.name:tags).")
+@click.option("--configmap-name", default=awx.DEFAULT_CONFIGMAP, show_default=True, callback=_k8s_name(True),
+              help="ConfigMap name.")
+@click.option("--image", callback=_image, help="Image for the pod spec (default: the first of image.name:tags).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
 def render(settings_path: str, fmt: str, namespace: str, configmap_name: str, image: str | None,
            output: str | None) -> None:
@@ -203,7 +223,7 @@ def render(settings_path: str, fmt: str, namespace: str, configmap_name: str, im
     elif fmt == "isolation-path":
         text = json.dumps(awx.isolation_paths()) + "\n"
     if output:
-        Path(output).write_text(text)
+        files.write_text(output, text, "rendered krb5 output")
     else:
         click.echo(text, nl=False)
 
@@ -212,11 +232,12 @@ def render(settings_path: str, fmt: str, namespace: str, configmap_name: str, im
 @click.argument("path", type=click.Path(dir_okay=False))
 def check(path: str) -> None:
     """Check an existing krb5.conf for the pitfalls of Kerberos in AWX job containers."""
-    try:
-        text = Path(path).read_text()
-    except OSError as err:
-        raise UserError(f"{path}: cannot read krb5.conf: {err.strerror}") from None
+    text = files.read_text(path, "krb5.conf")
     findings = krb5_config.check(text)
+    unreadable = krb5_config.mit_error(text)
+    if unreadable:
+        findings.append(krb5_config.Finding(0, f"MIT krb5 cannot read this file: {unreadable}",
+                                            "Fix its syntax: [section] lines, key = value, key = { … } blocks"))
     for finding in findings:
         click.echo(f"{path}:{finding.line}: {finding.message}" if finding.line else f"{path}: {finding.message}")
     if findings:

@@ -84,6 +84,9 @@ class Engine:
             return self.client.images.get(ref)
         except docker.errors.ImageNotFound:
             return None
+        except (docker.errors.APIError, docker.errors.NullResource) as err:
+            raise UserError(f"image {ref!r}: the {self.kind} engine refuses the reference: {_reason(err)}. "
+                            f"Expected a lowercase image reference or ID.") from None
 
     def pull(self, ref: str) -> str | None:
         """Pull ``ref``; return None on success, else the engine's reason."""
@@ -154,6 +157,20 @@ class Engine:
         for ref in refs:
             repository, tag = ref.rsplit(":", 1)
             image.tag(repository, tag)
+
+    def retag(self, ref: str, image_id: str | None) -> None:
+        """Point the tag ``ref`` at ``image_id``, or remove the tag when ``image_id`` is None (an
+        image with other tags keeps them; ``noprune`` keeps its untagged parent images)."""
+        try:
+            if image_id is not None:
+                self.tag(image_id, [ref])
+            else:
+                self.client.images.remove(ref, noprune=True)
+        except docker.errors.ImageNotFound:
+            if image_id is not None:
+                raise UserError(f"image {image_id} is gone") from None
+        except (docker.errors.APIError, requests.exceptions.RequestException) as err:
+            raise UserError(_reason(err)) from None
 
     def push(self, repository: str, tag: str, auth: dict[str, str] | None, progress) -> str:
         """Push ``repository:tag``; return the digest the registry gave. ``progress`` gets each event."""

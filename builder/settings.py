@@ -7,29 +7,40 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import definition as definition_file
-from . import yamlfile
+from . import files, krb5, yamlfile
 from .definition import Definition
-from .krb5 import REALM, Kerberos, Realm
+from .krb5 import Kerberos, Realm
 from .errors import UserError
+from .references import IMAGE_REFERENCE, K8S_NAME, K8S_SUBDOMAIN, REPOSITORY
 
 DEFAULT_FILE = "ee-builder.yml"
 
-_TAG = {"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
-        "description": "a Docker tag: letters, digits, '_', '.', '-', at most 128 characters"}
-_IMAGE_REF = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._/:-]*:[A-Za-z0-9_][A-Za-z0-9_.-]*$",
-              "description": "a lowercase image reference with a tag, e.g. localhost/debian:bookworm"}
-_REPO = {"type": "string", "pattern": r"^[a-z0-9]+([._/:-][a-z0-9]+)*$",
-         "description": "a lowercase repository name without a tag, e.g. localhost/awx-ee"}
-_TEXT = {"type": "string", "minLength": 1, "description": "a non-empty string"}
-_URL = {"type": "string", "pattern": r"^https?://[^\s]+$", "description": "an http:// or https:// URL"}
-_HOST_PORT = {"type": "string", "pattern": r"^[A-Za-z0-9.-]+(:\d{1,5})?$",
-              "description": "a host name with an optional port, e.g. dc1.example.com:88"}
-_LIFETIME = {"type": "string", "pattern": r"^\d+[smhd]?$", "description": "a lifetime such as 10h or 7d"}
+def _grammar(regex: str, description: str) -> dict[str, Any]:
+    """A string matching ``regex`` as a whole: ``\\Z``, since ``$`` also matches before a final
+    newline, which would let a value carry a second line into a generated file."""
+    return {"type": "string", "pattern": rf"^(?:{regex})\Z", "description": description}
+
+
+_TAG = _grammar(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}",
+                "a Docker tag: letters, digits, '_', '.', '-', at most 128 characters")
+_IMAGE_REF = _grammar(IMAGE_REFERENCE, "a lowercase image reference with a tag, e.g. localhost/debian:bookworm")
+_REPO = _grammar(REPOSITORY, "a lowercase repository name without a tag, e.g. localhost/awx-ee")
+_TEXT = {"allOf": [{"type": "string", "minLength": 1, "description": "a non-empty string"},
+                   _grammar(r"[^\x00-\x1f\x7f]*", "one line of text without control characters")]}
+_URL = _grammar(r"https?://[^\s]+", "an http:// or https:// URL")
+_ABSOLUTE = _grammar(krb5.ABSOLUTE_PATH, "an absolute path")
+_K8S_NAME = _grammar(K8S_NAME, "a Kubernetes name: lowercase letters, digits and '-', e.g. awx")
+_K8S_SUBDOMAIN = _grammar(K8S_SUBDOMAIN, "a Kubernetes name: lowercase letters, digits, '-' and '.', e.g. ee-krb5-conf")
+_HOST_PORT = _grammar(krb5.KDC_ADDRESS, "a host name or address with an optional port, e.g. dc1.example.com:88")
+_LIFETIME = _grammar(krb5.DURATION, "a krb5 duration such as 10h, 7d, 1d12h or 10:00:00")
+_HOST = _grammar(krb5.HOST_NAME, "a host name such as winhost.example.com")
+_IP = _grammar(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*", "an IPv4 or IPv6 address")
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -40,12 +51,11 @@ SCHEMA: dict[str, Any] = {
             "type": "object", "additionalProperties": False,
             "properties": {
                 "name": _REPO,
-                "tags": {"type": "array", "items": _TAG, "minItems": 1},
+                "tags": {"type": "array", "items": _TAG, "minItems": 1, "uniqueItems": True},
                 "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                "version": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$",
-                            "description": "the image's version, e.g. 1.4.0 (also a tag when publishing)"},
-                "source": {"type": "string", "pattern": r"^\S+$",
-                           "description": "the URL of this project's repository"},
+                "version": _grammar(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}",
+                                    "the image's version, e.g. 1.4.0 (also a tag when publishing)"),
+                "source": _grammar(r"[^\s\x00-\x1f\x7f]+", "the URL of this project's repository"),
             },
         },
         "build": {
@@ -56,8 +66,8 @@ SCHEMA: dict[str, Any] = {
             "type": "object", "additionalProperties": False,
             "properties": {
                 "type": {"enum": ["docker", "podman"]},
-                "url": {"type": "string", "pattern": r"^(unix|tcp|ssh|npipe)://.+",
-                        "description": "an engine URL such as unix:///run/podman/podman.sock"},
+                "url": _grammar(r"(?:unix|tcp|ssh|npipe)://[^\s]+",
+                                "an engine URL such as unix:///run/podman/podman.sock"),
             },
         },
         "base": {
@@ -69,15 +79,13 @@ SCHEMA: dict[str, Any] = {
                 "python": {
                     "type": "object", "additionalProperties": False, "required": ["package", "path"],
                     "properties": {"package": _TEXT,
-                                   "path": {"type": "string", "pattern": r"^/\S+$",
-                                            "description": "an absolute path"}},
+                                   "path": _ABSOLUTE},
                 },
                 "bootstrap": {
                     "type": "object", "additionalProperties": False,
                     "properties": {
                         "enabled": {"type": "boolean"},
-                        "suite": {"type": "string", "pattern": r"^[a-z]+$",
-                                  "description": "a lowercase Debian/Ubuntu suite name such as bookworm"},
+                        "suite": _grammar(r"[a-z]+", "a lowercase Debian/Ubuntu suite name such as bookworm"),
                         "mirror": _URL,
                         "security_mirror": {"anyOf": [_URL, {"type": "null"}],
                                             "description": "an http(s) URL, or null for none"},
@@ -112,19 +120,21 @@ SCHEMA: dict[str, Any] = {
                         },
                     },
                 },
-                "domain_realm": {"type": "object", "additionalProperties": _TEXT},
+                "domain_realm": {"type": "object", "additionalProperties": _TEXT,
+                                 "propertyNames": _grammar(krb5.DOMAIN, "a host or domain name such as "
+                                                                        "winhost.example.com or .example.com")},
                 "dns_lookup_kdc": {"type": "boolean"},
                 "dns_lookup_realm": {"type": "boolean"},
                 "dns_canonicalize_hostname": {"enum": [True, False, "fallback"]},
                 "forwardable": {"type": "boolean"},
                 "ticket_lifetime": _LIFETIME,
                 "renew_lifetime": _LIFETIME,
-                "default_ccache_name": {
-                    "type": "string", "pattern": r"^(FILE|DIR|MEMORY):\S+$",
-                    "description": "a FILE:, DIR: or MEMORY: cache (KEYRING and KCM do not work in containers), "
-                                   "e.g. FILE:/tmp/krb5cc_%{uid}"},
-                "permitted_enctypes": {"type": "array", "items": _TEXT, "minItems": 1},
-                "includedir": {"type": "string", "pattern": r"^/\S+$", "description": "an absolute path"},
+                "default_ccache_name": _grammar(
+                    krb5.CCACHE, "a FILE:, DIR: or MEMORY: cache (KEYRING and KCM do not work in containers), "
+                                 "e.g. FILE:/tmp/krb5cc_%{uid}"),
+                "permitted_enctypes": {"type": "array", "minItems": 1, "items": _grammar(
+                    krb5.ENCTYPE, "an MIT krb5 enctype name such as aes256-cts-hmac-sha1-96")},
+                "includedir": _ABSOLUTE,
             },
         },
         "collections": {
@@ -132,8 +142,8 @@ SCHEMA: dict[str, Any] = {
             "properties": {
                 "source": {"enum": ["auto", "galaxy", "local", "pypi"]},
                 "local_path": _TEXT,
-                "pypi_package": {"type": "string", "pattern": r"^ansible==\d+(\.\d+)*$",
-                                 "description": "an exact pin of the ansible package, e.g. ansible==12.3.0"},
+                "pypi_package": _grammar(r"ansible==[0-9]+(?:\.[0-9]+)*",
+                                         "an exact pin of the ansible package, e.g. ansible==12.3.0"),
                 "galaxy_server": _URL,
             },
         },
@@ -150,13 +160,13 @@ SCHEMA: dict[str, Any] = {
                     "type": "object", "additionalProperties": False,
                     "properties": {
                         "name": _TEXT,
-                        "namespace": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-                                      "description": "a Kubernetes namespace name"},
+                        "namespace": _K8S_NAME,
                         "credential": _TEXT,
-                        "configmap": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},
-                        "image_pull_secret": _TEXT,
+                        "configmap": _K8S_SUBDOMAIN,
+                        "image_pull_secret": _K8S_SUBDOMAIN,
                         "keepalive_seconds": {"type": "integer", "minimum": 0},
-                        "host_aliases": {"type": "object", "additionalProperties": {"type": "array", "items": _TEXT}},
+                        "host_aliases": {"type": "object", "propertyNames": _IP,
+                                         "additionalProperties": {"type": "array", "items": _HOST, "minItems": 1}},
                     },
                 },
             },
@@ -164,8 +174,8 @@ SCHEMA: dict[str, Any] = {
         "publish": {
             "type": "object", "additionalProperties": False, "required": ["repository"],
             "properties": {
-                "repository": {"type": "string", "pattern": r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+$",
-                               "description": "registry/path to push to, e.g. registry.example.com/team/awx-ee"},
+                "repository": _grammar(r"[a-z0-9.-]+(?::[0-9]+)?(?:/[a-z0-9._-]+)+",
+                                       "registry/path to push to, e.g. registry.example.com/team/awx-ee"),
                 "tags": {"type": "array", "minItems": 1, "uniqueItems": True,
                          "items": {"enum": ["version", "git", "latest"]},
                          "description": "which tags: version (image.version), git (short commit), latest"},
@@ -312,12 +322,15 @@ def load(path: Path | str = DEFAULT_FILE) -> Settings:
     """Read and validate ``path``; raise UserError naming file, line, key path and expectation."""
     path = Path(path)
     doc = yamlfile.load(path, what="ee-builder settings")
-    data = doc.data if doc.data is not None else {}
-    if not isinstance(data, dict):
+    if doc.data is None:  # an empty file: every section is optional
+        doc.data = {}
+    if not isinstance(doc.data, dict):
         raise UserError(f"{doc.where(())}: ee-builder settings must be a mapping of sections "
-                        f"({', '.join(SCHEMA['properties'])}), got {type(data).__name__}.")
+                        f"({', '.join(SCHEMA['properties'])}), got {type(doc.data).__name__}.")
     doc.validate(SCHEMA)
-    return _build(doc, data, path)
+    for rule in CONTRADICTIONS:
+        rule(doc)
+    return _build(doc, doc.data, path)
 
 
 def _build(doc: yamlfile.Document, data: dict, path: Path) -> Settings:
@@ -326,15 +339,22 @@ def _build(doc: yamlfile.Document, data: dict, path: Path) -> Settings:
     def section(name: str) -> dict:
         return data.get(name) or {}
 
-    def local(keypath: yamlfile.KeyPath, value: str, what: str) -> Path:
-        resolved = (root / value).resolve()
+    def local(keypath: yamlfile.KeyPath, value: str, what: str, directory: bool = False) -> Path:
+        where = f"{doc.where(keypath)}: {yamlfile.dotted(keypath)}"
+        resolved = files.inside(root, value)
+        if resolved is None:
+            raise UserError(f"{where}: {value!r} leads outside the project ({root.resolve()}). Expected a path "
+                            f"inside it; give an absolute path if you mean a file elsewhere.")
         if not resolved.exists():
-            raise UserError(f"{doc.where(keypath)}: {yamlfile.dotted(keypath)}: {what} {resolved} does not "
-                            f"exist. Fix the path (relative paths start at {root.resolve()}).")
+            raise UserError(f"{where}: {what} {resolved} does not exist. Fix the path (relative paths start "
+                            f"at {root.resolve()}).")
+        if resolved.is_dir() != directory:
+            raise UserError(f"{where}: {what} {resolved} is {'not ' if directory else ''}a directory. Expected "
+                            f"{'a directory' if directory else 'a file'}.")
         return resolved
 
     definition = definition_file.load(
-        local(("definition",), data.get("definition", "execution-environment.yml"), "EE definition"))
+        local(("definition",), data.get("definition", "execution-environment.yml"), "EE definition"), root)
     base = section("base")
     image_ref = base.get("image") or definition.base_image
     if not image_ref:
@@ -346,22 +366,10 @@ def _build(doc: yamlfile.Document, data: dict, path: Path) -> Settings:
                         f"{image_ref!r}. Expected base.family: dpkg (Debian/Ubuntu) or rpm (RHEL family).")
 
     trust = section("trust")
-    index = trust.get("pip_index_url")
-    if index and re.search(r"//[^/@]+@", index):
-        raise UserError(f"{doc.where(('trust', 'pip_index_url'))}: trust.pip_index_url: holds credentials, "
-                        f"which would be stored in the image history. Expected a URL without user:password; "
-                        f"give credentials to pip through a netrc file outside the image instead.")
     collections = section("collections")
     source = collections.get("source", "auto")
     local_path = collections.get("local_path")
-    if source == "local" and not local_path:
-        raise UserError(f"{doc.where(('collections', 'source'))}: collections.source is 'local' but "
-                        f"collections.local_path is not set. Expected the directory holding the collections.")
-
     image = section("image")
-    if "version" in (section("publish").get("tags") or Publish.tags) and data.get("publish") and not image.get("version"):
-        raise UserError(f"{doc.where(('publish', 'tags'))}: publish.tags: 'version' needs image.version. "
-                        f"Expected image.version (e.g. 1.0.0), or drop 'version' from publish.tags.")
     kerberos = _kerberos(doc, section("kerberos"), local) if "kerberos" in data else None
     return Settings(
         path=path,
@@ -376,17 +384,18 @@ def _build(doc: yamlfile.Document, data: dict, path: Path) -> Settings:
             bootstrap=Bootstrap(**base.get("bootstrap", {})),
         ),
         trust=Trust(
-            ca_bundles=tuple(local(("trust", "ca_bundles", i), p, "CA bundle")
+            ca_bundles=tuple(_ca_bundle(local(("trust", "ca_bundles", i), p, "CA bundle"),
+                                        f"{doc.where(('trust', 'ca_bundles', i))}: trust.ca_bundles[{i}]")
                              for i, p in enumerate(trust.get("ca_bundles", []))),
             keep_in_final=trust.get("keep_in_final", False),
             # Unset proxies fall back to the environment, as CI runners usually provide them there.
             **{k: trust.get(k) or os.environ.get(k) or os.environ.get(k.upper()) or None
                for k in ("http_proxy", "https_proxy", "no_proxy")},
-            pip_index_url=index, pip_trusted_host=trust.get("pip_trusted_host"),
+            pip_index_url=trust.get("pip_index_url"), pip_trusted_host=trust.get("pip_trusted_host"),
         ),
         collections=Collections(
             source=source,
-            local_path=local(("collections", "local_path"), local_path, "collections directory")
+            local_path=local(("collections", "local_path"), local_path, "collections directory", directory=True)
             if local_path and source in ("local", "auto") else None,
             pypi_package=collections.get("pypi_package", Collections.pypi_package),
             galaxy_server=collections.get("galaxy_server", Collections.galaxy_server),
@@ -400,6 +409,66 @@ def _build(doc: yamlfile.Document, data: dict, path: Path) -> Settings:
     )
 
 
+# Cross-field rules: each a named check of the validated document, raising at the setting that
+# contradicts another.
+
+def _at(doc: yamlfile.Document, keypath: yamlfile.KeyPath, message: str) -> UserError:
+    return UserError(f"{doc.where(keypath)}: {yamlfile.dotted(keypath)}: {message}")
+
+
+def _get(data: dict, *keys: str) -> Any:
+    for key in keys:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def credentials_in_index_url(doc: yamlfile.Document) -> None:
+    if re.search(r"//[^/@]+@", _get(doc.data, "trust", "pip_index_url") or ""):
+        raise _at(doc, ("trust", "pip_index_url"), "holds credentials, which would be stored in the image "
+                  "history. Expected a URL without user:password; give credentials to pip through a netrc file "
+                  "outside the image instead.")
+
+
+def collection_source_and_its_settings(doc: yamlfile.Document) -> None:
+    """Each source has its own settings; one set for another source would be silently ignored."""
+    source = _get(doc.data, "collections", "source") or "auto"
+    if source == "local" and not _get(doc.data, "collections", "local_path"):
+        raise _at(doc, ("collections", "source"), "is 'local' but collections.local_path is not set. Expected "
+                  "the directory holding the collections.")
+    used_by = {"local_path": ("auto", "local"), "galaxy_server": ("auto", "galaxy"), "pypi_package": ("auto", "pypi")}
+    for key, sources in used_by.items():
+        if _get(doc.data, "collections", key) is not None and source not in sources:
+            raise _at(doc, ("collections", key), f"is set, but collections.source is {source!r}, which does not "
+                      f"use it. Expected collections.source: {' or '.join(sources)}, or drop {key}.")
+
+
+def family_and_its_settings(doc: yamlfile.Document) -> None:
+    family = _get(doc.data, "base", "family")
+    if family == "dpkg" and _get(doc.data, "base", "package_manager"):
+        raise _at(doc, ("base", "package_manager"), "chooses dnf or microdnf, but base.family is dpkg (apt). "
+                  "Expected no package_manager for Debian-family bases, or base.family: rpm.")
+    if family == "rpm" and _get(doc.data, "base", "bootstrap", "enabled"):
+        raise _at(doc, ("base", "bootstrap", "enabled"), "is true, but only Debian-family bases can be built "
+                  "from a mirror and base.family is rpm. Expected enabled: false, or a Debian base.")
+
+
+def version_tag_needs_a_version(doc: yamlfile.Document) -> None:
+    if "publish" in doc.data and "version" in (_get(doc.data, "publish", "tags") or Publish.tags) \
+            and not _get(doc.data, "image", "version"):
+        raise _at(doc, ("publish", "tags"), "'version' needs image.version. Expected image.version (e.g. 1.0.0), "
+                  "or drop 'version' from publish.tags.")
+
+
+def configmap_needs_kerberos(doc: yamlfile.Document) -> None:
+    if _get(doc.data, "awx", "container_group", "configmap") and "kerberos" not in doc.data:
+        raise _at(doc, ("awx", "container_group", "configmap"), "names the krb5.conf ConfigMap, but there is no "
+                  "kerberos: section to render krb5.conf from. Expected a kerberos: section, or drop configmap.")
+
+
+CONTRADICTIONS = (credentials_in_index_url, collection_source_and_its_settings, family_and_its_settings,
+                  version_tag_needs_a_version, configmap_needs_kerberos)
+
+
 def _kerberos(doc: yamlfile.Document, data: dict, local) -> Kerberos:
     """The checks a schema cannot say clearly: realm case, KDCs, default_realm among realms."""
     def fail(keypath: yamlfile.KeyPath, message: str) -> UserError:
@@ -408,9 +477,11 @@ def _kerberos(doc: yamlfile.Document, data: dict, local) -> Kerberos:
     realms = data["realms"]
     dns_lookup_kdc = data.get("dns_lookup_kdc", False)
     for name, realm in realms.items():
-        if not REALM.match(name):
-            raise fail(("kerberos", "realms", name), f"realm names are upper case (Active Directory's is, and "
-                       f"Kerberos compares them exactly). Expected {name.upper()}.")
+        if krb5.realm_problem(name):
+            raise fail(("kerberos", "realms", name), krb5.realm_fix(
+                name, "realm names are upper case (Active Directory's is, and Kerberos compares them exactly). "
+                      "Expected {}.", f"{name!r} {krb5.realm_problem(name)}. Expected a realm name such as "
+                                      f"AD.EXAMPLE.COM."))
         if not (realm or {}).get("kdcs") and not dns_lookup_kdc:
             raise fail(("kerberos", "realms", name), "no KDC. Expected kdcs: [<domain controller fqdn>], or "
                        "kerberos.dns_lookup_kdc: true to find them through DNS SRV records.")
@@ -431,6 +502,24 @@ def _kerberos(doc: yamlfile.Document, data: dict, local) -> Kerberos:
                 for name, realm in realms.items()},
         template=local(("kerberos", "template"), data.get("template", "krb5/krb5.conf.j2"), "krb5.conf template"),
     )
+
+
+def _ca_bundle(path: Path, where: str) -> Path:
+    """A CA bundle must hold a certificate: an empty or wrong file otherwise fails minutes later
+    as an unrelated-looking TLS error at the first pip install."""
+    try:
+        data = files.read_bytes(path, "CA bundle", files.BUNDLE_LIMIT)
+    except UserError as err:
+        raise UserError(f"{where}: {err}") from None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(cadata=data.decode("ascii"))
+    except (ssl.SSLError, UnicodeDecodeError, ValueError):
+        pass
+    if not context.cert_store_stats()["x509"]:
+        raise UserError(f"{where}: {path} holds no PEM certificate that OpenSSL can read. Expected a CA bundle "
+                        f"of '-----BEGIN CERTIFICATE-----' blocks, such as /etc/ssl/certs/ca-certificates.crt.")
+    return path
 
 
 def _infer_family(image_ref: str) -> str | None:

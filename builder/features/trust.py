@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from . import Composition
+from .. import files
 from ..settings import Trust
 
 PIP_CONF = "/etc/pip.conf"
@@ -29,7 +30,8 @@ def apply(comp: Composition, trust: Trust, family: str) -> None:
     if trust.ca_bundles:
         for index, bundle in enumerate(trust.ca_bundles):
             # update-ca-certificates only reads *.crt; one file per bundle keeps sources apart.
-            comp.add_file("ee-builder/trust", f"ee-builder-{index}.crt", bundle.read_bytes())
+            comp.add_file("ee-builder/trust", f"ee-builder-{index}.crt",
+                          files.read_bytes(bundle, "CA bundle", files.BUNDLE_LIMIT))
         comp.prepend["base"] += [
             f"COPY _build/ee-builder/trust/ {anchors}",
             f"RUN {refresh}",

@@ -14,7 +14,7 @@ import yaml
 from builder import compose, settings
 from builder.collection_sources import Artifact
 from builder.errors import UserError
-from tests.conftest import KERBEROS_SETTINGS, ROOT
+from tests.conftest import KERBEROS_SETTINGS, ROOT, ca_pem
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -44,7 +44,7 @@ collections:
 
 
 def composed(project, text: str, artifacts) -> tuple[dict, compose.Composed]:
-    project("ca.crt", "-----BEGIN CERTIFICATE-----\nTEST\n-----END CERTIFICATE-----\n")
+    project("ca.crt", ca_pem())
     path = project("ee-builder.yml", text.format(definition=ROOT / "execution-environment.yml", root=ROOT))
     result = compose.compose(settings.load(path), Path("/staging"), artifacts)
     return result.definition, result
@@ -107,7 +107,7 @@ def test_user_steps_sit_between_feature_set_up_and_clean_up(project, artifacts):
     user["additional_build_steps"] = {"prepend_base": ["RUN echo user-prepend"], "append_final": ["RUN echo user-append"]}
     project("ee.yml", user)
     text = DPKG_SETTINGS.format(definition="ee.yml", root=ROOT)
-    project("ca.crt", "x")
+    project("ca.crt", ca_pem())
     result = compose.compose(settings.load(project("ee-builder.yml", text)), Path("/staging"), artifacts)
     steps = result.definition["additional_build_steps"]
     assert steps["prepend_base"][-1] == "RUN echo user-prepend"
@@ -145,7 +145,7 @@ def test_kept_wheels_are_seeded_into_pip_cache(project, artifacts, tmp_path):
     (seed / "ab").mkdir(parents=True)
     (seed / "ab" / "pykerberos-1.2.4-cp311-cp311-linux_x86_64.whl").write_bytes(b"wheel")
     path = project("ee-builder.yml", DPKG_SETTINGS.format(definition=ROOT / "execution-environment.yml", root=ROOT))
-    project("ca.crt", "x")
+    project("ca.crt", ca_pem())
     result = compose.compose(settings.load(path), Path("/staging"), artifacts, wheels=seed)
     assert {"src": str(seed), "dest": "ee-builder/pip-cache"} in result.definition["additional_build_files"]
     assert not any(p.name == ".keep" for p in result.generated)
