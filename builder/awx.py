@@ -93,17 +93,35 @@ def container_group(name: str, pod_spec: dict[str, Any], credential: str | None)
 
 def playbook(ee: dict[str, Any], group: dict[str, Any], configmap: dict[str, Any] | None) -> list[dict[str, Any]]:
     """An awx.awx playbook creating the objects (controller_host/… from the environment, as the
-    collection reads them: CONTROLLER_HOST, CONTROLLER_USERNAME, CONTROLLER_PASSWORD or _OAUTH_TOKEN)."""
+    collection reads them: CONTROLLER_HOST, CONTROLLER_USERNAME, CONTROLLER_PASSWORD or _OAUTH_TOKEN).
+
+    Every text in the modules' arguments is data (names from settings, the image reference, the
+    krb5.conf, the pod spec): all of it is marked unsafe, so Ansible passes it on untemplated."""
+    def task(name: str, module: str, args: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, module: _unsafe({**args, "state": "present"})}
+
     return [{
         "name": "AWX objects for the image published by ee-builder",
         "hosts": "localhost",
         "gather_facts": False,
-        "tasks": ([{"name": "krb5.conf ConfigMap in the namespace where container-group jobs run",
-                    "kubernetes.core.k8s": {"state": "present", "definition": configmap}}] if configmap else []) + [
-            {"name": "Execution environment", "awx.awx.execution_environment": {**ee, "state": "present"}},
-            {"name": "Container group", "awx.awx.instance_group": {**group, "state": "present"}},
+        "tasks": ([task("krb5.conf ConfigMap in the namespace where container-group jobs run", "kubernetes.core.k8s",
+                        {"definition": configmap})] if configmap else []) + [
+            task("Execution environment", "awx.awx.execution_environment", ee),
+            task("Container group", "awx.awx.instance_group", group),
         ],
     }]
+
+
+def _unsafe(value: Any) -> Any:
+    """``value`` with every string leaf (not mapping keys: those are the modules' and Kubernetes'
+    field names) as ``yamlfile.Unsafe``."""
+    if isinstance(value, str):
+        return yamlfile.Unsafe(value)
+    if isinstance(value, dict):
+        return {key: _unsafe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unsafe(item) for item in value]
+    return value
 
 
 def api_requests(ee: dict[str, Any], group: dict[str, Any]) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 with progress, the pushed digest recorded and printed.
 
 A registry changes a tag only when the whole push of that tag succeeded, so a failed push leaves
-every previously published tag where it was; the error says which kind of failure it was.
+every previously published tag where it was; the error says which kind of failure it was. The
+local tag the push needed is taken back too (removed, or moved back to its former image).
 """
 from __future__ import annotations
 
@@ -107,15 +108,25 @@ def publish(settings: Settings, engine: Engine, reporter: Reporter, dry_run: boo
         return None
     auth = _auth()
     digest = None
+    pushed: list[str] = []
     for tag in target.tags:
-        engine.tag(target.image_id, [f"{target.repository}:{tag}"])
-        reporter.say(f"pushing {target.repository}:{tag}")
+        ref = f"{target.repository}:{tag}"
+        before = engine.image(ref)
+        engine.tag(target.image_id, [ref])
+        reporter.say(f"pushing {ref}")
         try:
             digest = engine.push(target.repository, tag, auth, reporter.push_progress)
-        except UserError as err:
+        except BaseException as err:
+            # The registry kept its tag; the engine must keep its own too, so a failed (or
+            # interrupted) publish changes nothing locally either.
+            undo = _untag_failed(engine, ref, before, target.image_id)
+            if not isinstance(err, UserError):
+                raise
             cause, advice = classify(str(err))
-            raise UserError(f"push of {target.repository}:{tag} failed ({cause}): {err}. {advice}. "
-                            f"Tags already in the registry are unchanged.") from None
+            but = f", except {', '.join(pushed)}, pushed by this run before the failure" if pushed else ""
+            raise UserError(f"push of {ref} failed ({cause}): {err}. {advice}. "
+                            f"Tags already in the registry are unchanged{but}.{undo}") from None
+        pushed.append(ref)
     published = Published(target.repository, target.tags, digest, target.image_id,
                           time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     record = _record(settings)
@@ -123,6 +134,19 @@ def publish(settings: Settings, engine: Engine, reporter: Reporter, dry_run: boo
     record.write_text(json.dumps(asdict(published), indent=2) + "\n")
     reporter.say(f"pushed {published.by_digest} as {', '.join(target.tags)} (recorded in {record})")
     return published
+
+
+def _untag_failed(engine: Engine, ref: str, before, image_id: str) -> str:
+    """Put the local ``ref`` back as it was before publish tagged ``image_id`` with it (absent, or
+    on ``before``); return "" or a sentence saying what could not be put back and what to do."""
+    if before is not None and before.id == image_id:
+        return ""
+    try:
+        engine.retag(ref, before.id if before is not None else None)
+    except UserError as err:
+        fix = f"{engine.kind} tag {before.id} {ref}" if before is not None else f"{engine.kind} rmi {ref}"
+        return f" The local tag {ref} could not be put back ({err}): run `{fix}`."
+    return ""
 
 
 def _record(settings: Settings) -> Path:

@@ -13,6 +13,7 @@ import yaml
 from builder import collection_sources
 from builder.settings import Collections
 from tests.conftest import ROOT
+from tests.integration.conftest import ee_builder, project_settings, project_with
 
 IMAGE = "10.254.254.1:5443/ee/awx-ee-kerberos@sha256:" + "0" * 64
 
@@ -41,17 +42,72 @@ def test_pod_spec_and_configmap_pass_server_side_dry_run(cluster, objects):
         assert yaml.safe_load(result.stdout)["metadata"]["namespace"] == namespace
 
 
-def test_awx_playbook_passes_syntax_check_with_the_real_collections(engine, built, objects, tmp_path):
+@pytest.fixture(scope="module")
+def awx_collections() -> dict[str, str]:
+    """awx.awx and kubernetes.core, cut from the ansible package on PyPI: host tarball -> mount path."""
     _, artifacts = collection_sources.resolve(Collections(source="pypi"),
                                               {"collections": [{"name": "awx.awx"}, {"name": "kubernetes.core"}]},
                                               lambda message: None)
-    mounts = {str(objects): "/runner/awx"}
-    mounts.update({str(a.path): f"/runner/collections/{a.path.name}" for a in artifacts})
-    script = ("ANSIBLE_COLLECTIONS_PATH=/tmp/collections ansible-galaxy collection install --offline -p /tmp/collections /runner/collections/*.tar.gz >/dev/null"
-              " && ANSIBLE_COLLECTIONS_PATH=/tmp/collections ansible-playbook --syntax-check /runner/awx/awx-objects.yml")
-    rc, output = engine.run(built.image, ["bash", "-c", script], mounts=mounts, environment={"HOME": "/tmp"})
+    return {str(a.path): f"/runner/collections/{a.path.name}" for a in artifacts}
+
+
+def ansible_in_image(engine, built, awx_collections, awx_dir, script: str,
+                     environment: dict[str, str] | None = None) -> tuple[int, str]:
+    """``script`` in the built image with the collections installed and ``awx_dir`` at /runner/awx.
+    No network (Engine.run's default): only the container's own loopback answers."""
+    install = ("ansible-galaxy collection install --offline -p /tmp/collections /runner/collections/*.tar.gz"
+               " >/dev/null")
+    return engine.run(built.image, ["bash", "-c", f"{install} && {script}"],
+                      mounts={str(awx_dir): "/runner/awx", **awx_collections},
+                      environment={"HOME": "/tmp", "ANSIBLE_COLLECTIONS_PATH": "/tmp/collections", **(environment or {})})
+
+
+def test_awx_playbook_passes_syntax_check_with_the_real_collections(engine, built, objects, awx_collections):
+    rc, output = ansible_in_image(engine, built, awx_collections, objects,
+                                  "ansible-playbook --syntax-check /runner/awx/awx-objects.yml")
     assert rc == 0, output
     assert "playbook: /runner/awx/awx-objects.yml" in output
+
+
+def pwn(name: str) -> str:
+    return f"{{{{ lookup('pipe', 'touch /tmp/pwned-{name}') }}}}"
+
+
+def test_templates_in_settings_are_never_evaluated_when_the_playbook_runs(engine, built, awx_collections, tmp_path):
+    """The playbook really runs (awx.awx against a closed port on the container's loopback, so
+    each task templates its arguments and then fails to connect): text from settings carrying a
+    lookup creates no file. The same playbook without its !unsafe tags does: the test can fail."""
+    settings = yaml.safe_load(project_settings("localhost/awx-ee-kerberos"))
+    settings["awx"]["execution_environment"]["name"] = f"AWX EE {pwn('ee')}"
+    settings["awx"]["container_group"]["name"] = f"kerberos-jobs {pwn('group')}"
+    project = project_with(tmp_path / "project", yaml.safe_dump(settings, sort_keys=False))
+    out = tmp_path / "awx"
+    result = ee_builder("awx", "objects", "--image", IMAGE, "-o", str(out), cwd=project)
+    assert result.returncode == 0, result.stderr
+    templated = (out / "awx-objects.yml").read_text().replace("!unsafe ", "")
+    [play] = yaml.safe_load(templated)
+    assert [args["name"] for task in play["tasks"] for module, args in task.items() if module.startswith("awx.")] == \
+        [settings["awx"]["execution_environment"]["name"], settings["awx"]["container_group"]["name"]]
+    (out / "templated.yml").write_text(templated)
+    out.chmod(0o755)  # the image runs as UID 1000
+
+    def run(playbook: str) -> tuple[str, str]:
+        tasks = ("Execution environment", "Container group")
+        script = "".join(f"ansible-playbook /runner/awx/{playbook} --start-at-task '{task}'; " for task in tasks)
+        _, output = ansible_in_image(engine, built, awx_collections, out, script + "echo markers: $(ls /tmp | grep pwned-)",
+                                     environment={"CONTROLLER_HOST": "https://127.0.0.1:9"})
+        for task in tasks:  # each task ran, and failed only for want of a controller
+            assert f"TASK [{task}]" in output, output[-3000:]
+        assert output.count("https://127.0.0.1:9/api/v2/") >= len(tasks), output[-3000:]
+        assert output.count("Connection refused") >= len(tasks), output[-3000:]
+        return output.rsplit("markers:", 1)[1].split(), output
+
+    markers, output = run("awx-objects.yml")
+    assert markers == [], output[-3000:]
+    # The names reached the modules as written (URL-encoded in the query the module tried to send).
+    assert "?name=AWX+EE+%7B%7B+lookup" in output and "?name=kerberos-jobs+%7B%7B+lookup" in output, output[-3000:]
+    markers, output = run("templated.yml")
+    assert markers == ["pwned-ee", "pwned-group"], output[-3000:]
 
 
 def test_container_group_pod_runs_a_runner_job_fed_as_receptor_feeds_it(cluster, built, engine, objects, tmp_path):

@@ -1,11 +1,13 @@
 """Publishing to the local TLS + htpasswd registry (tests/cluster/): the pushed digest pulls back
 as the same image with its labels and manifest; wrong password, untrusted TLS and a registry that
-does not answer each fail clearly and leave published tags where they were; the gate stops a
-leaky image before any push."""
+does not answer each fail clearly and leave published tags, and the local ones, where they were;
+the gate stops a leaky image before any push."""
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import tarfile
 import uuid
 
 import pytest
@@ -54,9 +56,22 @@ def failed_push(project, cluster, expected: str, **kwargs) -> str:
     return output
 
 
-def test_wrong_password_leaves_the_published_tag(cluster, published):
+def test_wrong_password_leaves_the_published_tag_and_the_local_one(cluster, published, engine, tmp_path):
     project, version, record, _ = published
-    failed_push(project, cluster, "failed (authentication)", password="not-the-password")
+    ref = f"{REPOSITORY}:{version}"
+    # The local tag names another image before this publish: it must name that one afterwards.
+    rootfs = tmp_path / "rootfs.tar"
+    with tarfile.open(rootfs, "w") as tar:
+        info = tarfile.TarInfo("other")
+        info.size = len(version)
+        tar.addfile(info, io.BytesIO(version.encode()))
+    engine.import_rootfs(rootfs, ref, changes=[])
+    other = engine.image(ref).id
+    try:
+        failed_push(project, cluster, "failed (authentication)", password="not-the-password")
+        assert engine.image(ref).id == other
+    finally:
+        engine.client.images.remove(other, force=True)
     assert registry_digest(cluster, version) == record["digest"]
 
 
@@ -71,9 +86,12 @@ def test_untrusted_tls_leaves_the_published_tag(cluster, published, tmp_path):
     assert registry_digest(cluster, version) == record["digest"]
 
 
-def test_registry_not_answering(cluster, published, built, tmp_path):
-    project = project_with(tmp_path, settings_for(built.image, "t-down", repository=f"{REGISTRY.split(':')[0]}:5999/test/x"))
+def test_registry_not_answering_leaves_no_local_tag(cluster, published, built, engine, tmp_path):
+    repository = f"{REGISTRY.split(':')[0]}:5999/test/x"
+    version = f"down{uuid.uuid4().hex[:6]}"  # a tag no earlier run left behind
+    project = project_with(tmp_path, settings_for(built.image, version, repository=repository))
     failed_push(project, cluster, "failed (network)")
+    assert engine.image(f"{repository}:{version}") is None  # publish tagged it to push it; nothing pushed, so gone
 
 
 def test_dry_run_pushes_nothing(cluster, built, tmp_path):

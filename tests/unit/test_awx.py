@@ -10,6 +10,33 @@ from builder import awx, yamlfile
 CONF = "[libdefaults]\n    default_realm = CORP.TEST\n"
 
 
+class Tagged(str):
+    """A string the YAML marked ``!unsafe``."""
+
+
+class _KeepsUnsafe(yaml.SafeLoader):
+    pass
+
+
+_KeepsUnsafe.add_constructor("!unsafe", lambda loader, node: Tagged(loader.construct_scalar(node)))
+
+
+def load_playbook(text: str) -> list:
+    """The playbook as Ansible reads it: ``!unsafe`` text kept, as ``Tagged``."""
+    return yaml.load(text, Loader=_KeepsUnsafe)
+
+
+def string_leaves(value, where=""):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from string_leaves(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from string_leaves(item, f"{where}[{index}]")
+    elif isinstance(value, str):
+        yield where, value
+
+
 def test_configmap_holds_krb5_conf_verbatim_and_reads_as_a_block():
     text = yamlfile.dump(awx.krb5_configmap(CONF, "krb5", "jobs"))
     assert "krb5.conf: |\n    [libdefaults]\n        default_realm = CORP.TEST\n" in text
@@ -65,7 +92,7 @@ awx:
     assert spec["imagePullSecrets"] == [{"name": "pull"}]
     assert spec["containers"][0]["env"] == [{"name": "ANSIBLE_RUNNER_KEEPALIVE_SECONDS", "value": "120"}]
     assert spec["hostAliases"] == [{"ip": "10.0.0.5", "hostnames": ["dc1.corp.test"]}]
-    [play] = yaml.safe_load(files["awx-objects.yml"])
+    [play] = load_playbook(files["awx-objects.yml"])
     configmap, ee, group = (task for task in play["tasks"])
     assert configmap["kubernetes.core.k8s"]["definition"]["metadata"]["namespace"] == "jobs-ns"
     assert ee["awx.awx.execution_environment"] == {"name": "EE", "image": image, "pull": "always", "credential": "reg",
@@ -78,3 +105,30 @@ awx:
                                  "organization": "id of organization named 'Windows'"}
     assert group_call["body"]["is_container_group"] is True
     assert yaml.safe_load(files["krb5-configmap.yml"])["data"]["krb5.conf"] == CONF
+
+
+INJECTED = "{{ lookup('pipe', 'id') }}"
+
+
+def test_playbook_marks_every_text_in_module_arguments_unsafe(project):
+    """Ansible templates module arguments: nothing from settings may be evaluated there."""
+    from builder import settings
+    from tests.conftest import KERBEROS_SETTINGS, ROOT
+    loaded = settings.load(project("ee-builder.yml", f"""definition: {ROOT / 'execution-environment.yml'}
+{KERBEROS_SETTINGS}awx:
+  organization: "Org {INJECTED}"
+  execution_environment: {{name: "EE {INJECTED}", registry_credential: "reg {INJECTED}"}}
+  container_group: {{name: "jobs {INJECTED}", credential: "k8s {INJECTED}", host_aliases: {{10.0.0.5: [dc1.corp.test]}}}}
+"""))
+    text = awx.objects(loaded, "registry.test/ee@sha256:" + "a" * 64, CONF)["awx-objects.yml"]
+    [play] = load_playbook(text)
+    modules = [args for task in play["tasks"] for key, args in task.items() if key != "name"]
+    assert [task["name"] for task in play["tasks"]] == \
+        ["krb5.conf ConfigMap in the namespace where container-group jobs run", "Execution environment",
+         "Container group"]
+    leaves = [leaf for args in modules for leaf in string_leaves(args)]
+    assert len(leaves) > 10  # every module, down to the ConfigMap's labels
+    assert [where for where, value in leaves if not isinstance(value, Tagged)] == []
+    injected = [where for where, value in leaves if INJECTED in value]
+    assert injected == [".name", ".credential", ".organization", ".name", ".credential"]
+    assert yaml.safe_load(play["tasks"][2]["awx.awx.instance_group"]["pod_spec_override"])["kind"] == "Pod"

@@ -1,9 +1,11 @@
 """Which tags publish pushes, and how push failures are named."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
-from builder import settings
+from builder import publish as publish_module, settings
 from builder.errors import UserError
 from builder.labels import Git
 from builder.publish import classify, tags_for
@@ -43,3 +45,66 @@ def test_version_tag_needs_a_version(project):
 ])
 def test_push_failures_are_classified(message, cause):
     assert classify(message)[0] == cause
+
+
+class FakeEngine:
+    """Tags by reference; ``push`` fails for the tags in ``failing``."""
+    kind = "docker"
+
+    def __init__(self, tags: dict[str, str], failing: set[str]):
+        self.tags, self.failing = dict(tags), failing
+
+    def image(self, ref):
+        return SimpleNamespace(id=self.tags[ref]) if ref in self.tags else None
+
+    def tag(self, image_id, refs):
+        self.tags.update(dict.fromkeys(refs, image_id))
+
+    def retag(self, ref, image_id):
+        if image_id is None:
+            del self.tags[ref]
+        else:
+            self.tags[ref] = image_id
+
+    def push(self, repository, tag, auth, progress):
+        if tag in self.failing:
+            raise UserError("unauthorized: authentication required")
+        return "sha256:" + "1" * 64
+
+
+REPORTER = SimpleNamespace(say=lambda message: None, verdict=lambda verdict: None, push_progress=lambda event: None)
+
+
+@pytest.fixture
+def gate_passes(monkeypatch):
+    monkeypatch.setattr(publish_module.gate, "check", lambda engine, image: SimpleNamespace(ok=True))
+
+
+@pytest.mark.parametrize("before", [None, "sha256:other", "sha256:built"])
+def test_failed_push_leaves_the_local_tag_as_it_was(project, gate_passes, before):
+    engine = FakeEngine({"localhost/ee:latest": "sha256:built"}, failing={"1.2.0"})
+    if before:
+        engine.tags["registry.test/team/ee:1.2.0"] = before
+    expected = dict(engine.tags)
+    with pytest.raises(UserError, match=r"push of registry.test/team/ee:1.2.0 failed \(authentication\).*"
+                                        r"Tags already in the registry are unchanged\.$"):
+        publish_module.publish(loaded(project, "[version]"), engine, REPORTER)
+    assert engine.tags == expected
+
+
+def test_failed_push_keeps_and_names_the_tags_this_run_pushed_before(project, gate_passes):
+    engine = FakeEngine({"localhost/ee:latest": "sha256:built"}, failing={"1.2.0"})
+    with pytest.raises(UserError, match=r"unchanged, except registry.test/team/ee:latest, pushed by this run"):
+        publish_module.publish(loaded(project, "[latest, version]"), engine, REPORTER)
+    assert engine.tags == {"localhost/ee:latest": "sha256:built", "registry.test/team/ee:latest": "sha256:built"}
+
+
+def test_a_tag_that_cannot_be_put_back_is_named_with_the_command_to_do_it(project, gate_passes):
+    engine = FakeEngine({"localhost/ee:latest": "sha256:built"}, failing={"1.2.0"})
+
+    def refuse(ref, image_id):
+        raise UserError("conflict: unable to remove repository reference")
+    engine.retag = refuse
+    with pytest.raises(UserError, match=r"The local tag registry.test/team/ee:1.2.0 could not be put back "
+                                        r"\(conflict: .*\): run `docker rmi registry.test/team/ee:1.2.0`"):
+        publish_module.publish(loaded(project, "[version]"), engine, REPORTER)
