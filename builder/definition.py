@@ -50,16 +50,8 @@ class Definition:
 
     def local(self, value: str, keypath: tuple, what: str) -> Path:
         """A file the definition names, relative to it, inside the project; a located error otherwise."""
-        base = self.path.parent
-        root = self.root or base
-        resolved = files.inside(root, value, base)
-        if resolved is None:
-            raise UserError(f"{self.where(*keypath)}: {value!r} leads outside the project ({root.resolve()}). "
-                            f"Expected a {what} inside it; give an absolute path if you mean one elsewhere.")
-        if not resolved.exists():
-            raise UserError(f"{self.where(*keypath)}: the {what} {resolved} does not exist. Expected an existing "
-                            f"{what} (relative paths start at {base.resolve()}), or list the entries inline.")
-        return resolved
+        return files.project_path(self.root or self.path.parent, value, self.where(*keypath), what,
+                                  base=self.path.parent)
 
     def dependency_lines(self, key: str) -> list[str]:
         """The requirement or bindep lines of ``dependencies.<key>`` (python, system), given inline
@@ -100,7 +92,13 @@ class Definition:
         for key in FILE_KEYS:
             self.dependency_file(key)
         for index, entry in enumerate(self.data.get("additional_build_files") or []):
-            self.local(str(entry.get("src", "")), ("additional_build_files", index, "src"), "file or directory")
+            src, keypath = str(entry.get("src", "")), ("additional_build_files", index, "src")
+            if any(char in src for char in "*?["):  # ansible-builder takes globs: may match nothing yet
+                if files.inside(self.root or self.path.parent, src, self.path.parent) is None:
+                    raise UserError(f"{self.where(*keypath)}: {src!r} leads outside the project. Expected a "
+                                    f"pattern inside it, or an absolute one.")
+                continue
+            self.local(src, keypath, "file or directory")
 
 
 def load(path: Path, root: Path | None = None) -> Definition:

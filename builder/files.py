@@ -71,3 +71,20 @@ def inside(root: Path, value: str, base: Path | None = None) -> Path | None:
     root = root.resolve()
     resolved = ((base or root) / value).resolve()
     return resolved if resolved == root or root in resolved.parents else None
+
+
+def project_path(root: Path, value: str, where: str, what: str, base: Path | None = None,
+                 kind: str | None = None) -> Path:
+    """``value`` (relative to ``base``, default ``root``) as an existing path inside ``root``, of
+    ``kind`` "file" or "directory" when given; a UserError at ``where`` otherwise."""
+    resolved = inside(root, value, base)
+    if resolved is None:
+        raise UserError(f"{where}: {value!r} leads outside the project ({root.resolve()}). Expected a path "
+                        f"inside it; give an absolute path if you mean one elsewhere.")
+    if not resolved.exists():
+        raise UserError(f"{where}: {what} {resolved} does not exist. Fix the path (relative paths start at "
+                        f"{(base or root).resolve()}).")
+    if kind and resolved.is_dir() != (kind == "directory"):
+        raise UserError(f"{where}: {what} {resolved} is {'not ' if kind == 'directory' else ''}a directory. "
+                        f"Expected a {kind}.")
+    return resolved

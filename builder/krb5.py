@@ -28,7 +28,8 @@ REALM_NAME = r"[A-Z0-9](?:[A-Z0-9._-]*[A-Z0-9])?"
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
 HOST_NAME = rf"{_LABEL}(?:\.{_LABEL})*\.?"
 DOMAIN = rf"\.?{HOST_NAME}"                      # domain_realm keys: a host, or .domain for all below it
-KDC_ADDRESS = rf"(?:(?:tcp|udp)/)?(?:{HOST_NAME}|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?"
+# Host names and IPv4 addresses (an IPv6 literal's brackets could open a section: not supported).
+KDC_ADDRESS = rf"(?:(?:tcp|udp)/)?{HOST_NAME}(?::[0-9]{{1,5}})?"
 DURATION = r"[0-9]+|(?=[0-9])(?:[0-9]+d)?(?:[0-9]+h)?(?:[0-9]+m)?(?:[0-9]+s)?|[0-9]+:[0-9]{1,2}(?::[0-9]{1,2})?"
 CCACHE = r"(?:FILE|DIR|MEMORY):[A-Za-z0-9_./%{}-]+"
 ABSOLUTE_PATH = r"/[A-Za-z0-9_./-]*"
@@ -94,6 +95,11 @@ def render(settings: Kerberos) -> str:
         raise UserError(f"{template}: the value {err.value!r} would be written into krb5.conf, but it is not a "
                         f"single krb5.conf word (letters, digits and . _ - : / % @ + , {{ }}) and could change the "
                         f"file's structure. Fix the kerberos: setting that holds it.") from None
+    rendered_realm = {key: value for key, value, _ in _parse(text).get("libdefaults", [])}.get("default_realm")
+    if rendered_realm != settings.default_realm:
+        raise UserError(f"{template}: the krb5.conf it renders has default_realm {rendered_realm!r} in [libdefaults], "
+                        f"not kerberos.default_realm {settings.default_realm!r}. Expected a krb5.conf template "
+                        f"that writes default_realm = {{{{ default_realm }}}} (see krb5/krb5.conf.j2).")
     problem = mit_error(text)
     if problem:
         raise UserError(f"{template}: the krb5.conf it renders cannot be read by MIT krb5: {problem}. "

@@ -78,7 +78,7 @@ SCHEMA: dict[str, Any] = {
                 "package_manager": {"enum": ["dnf", "microdnf"]},
                 "python": {
                     "type": "object", "additionalProperties": False, "required": ["package", "path"],
-                    "properties": {"package": _TEXT,
+                    "properties": {"package": _grammar(r"[A-Za-z0-9][A-Za-z0-9.+_-]*", "a package name such as python3.11"),
                                    "path": _ABSOLUTE},
                 },
                 "bootstrap": {
@@ -339,19 +339,9 @@ def _build(doc: yamlfile.Document, data: dict, path: Path) -> Settings:
     def section(name: str) -> dict:
         return data.get(name) or {}
 
-    def local(keypath: yamlfile.KeyPath, value: str, what: str, directory: bool = False) -> Path:
-        where = f"{doc.where(keypath)}: {yamlfile.dotted(keypath)}"
-        resolved = files.inside(root, value)
-        if resolved is None:
-            raise UserError(f"{where}: {value!r} leads outside the project ({root.resolve()}). Expected a path "
-                            f"inside it; give an absolute path if you mean a file elsewhere.")
-        if not resolved.exists():
-            raise UserError(f"{where}: {what} {resolved} does not exist. Fix the path (relative paths start "
-                            f"at {root.resolve()}).")
-        if resolved.is_dir() != directory:
-            raise UserError(f"{where}: {what} {resolved} is {'not ' if directory else ''}a directory. Expected "
-                            f"{'a directory' if directory else 'a file'}.")
-        return resolved
+    def local(keypath: yamlfile.KeyPath, value: str, what: str, kind: str = "file") -> Path:
+        return files.project_path(root, value, f"{doc.where(keypath)}: {yamlfile.dotted(keypath)}", what,
+                                  kind=kind)
 
     definition = definition_file.load(
         local(("definition",), data.get("definition", "execution-environment.yml"), "EE definition"), root)
@@ -395,7 +385,7 @@ def _build(doc: yamlfile.Document, data: dict, path: Path) -> Settings:
         ),
         collections=Collections(
             source=source,
-            local_path=local(("collections", "local_path"), local_path, "collections directory", directory=True)
+            local_path=local(("collections", "local_path"), local_path, "collections directory", "directory")
             if local_path and source in ("local", "auto") else None,
             pypi_package=collections.get("pypi_package", Collections.pypi_package),
             galaxy_server=collections.get("galaxy_server", Collections.galaxy_server),

@@ -49,9 +49,9 @@ def test_history_entries_carrying_a_value():
     assert leak.path == "history" and leak.step == "|1 DEPLOY_TOKEN=******** /bin/sh -c make"
 
 
-def _tar(files: dict[str, bytes]) -> bytes:
+def _tar(files: dict[str, bytes], mode: str = "w") -> bytes:
     out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
+    with tarfile.open(fileobj=out, mode=mode) as tar:
         for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -188,13 +188,7 @@ def _zip(files: dict[str, bytes]) -> bytes:
 
 
 def _targz(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
+    return _tar(files, "w:gz")
 
 
 @pytest.mark.parametrize("path, content, expected", [

@@ -104,6 +104,12 @@ def test_a_template_whose_output_mit_cannot_read_is_refused(project):
         krb5.render(settings)
 
 
+def test_a_template_that_is_no_krb5_conf_template_is_refused(project):
+    settings = krb5.Kerberos(default_realm="CORP.TEST", realms={}, template=project("passwd", "root:x:0:0::/root:/bin/sh\n"))
+    with pytest.raises(UserError, match="has default_realm None in \\[libdefaults\\], not kerberos.default_realm"):
+        krb5.render(settings)
+
+
 def test_krb5_check_reports_what_mit_cannot_read(tmp_path, monkeypatch, capsys):
     conf = tmp_path / "krb5.conf"
     conf.write_text("[libdefaults]\n    default_realm = A.TEST\n    rdns = false\n[realms]\n    A.TEST = {\n"
@@ -118,9 +124,9 @@ def test_krb5_check_reports_what_mit_cannot_read(tmp_path, monkeypatch, capsys):
     (minimal_definition(dependencies={"python": "../../../../etc/passwd"}),
      "dependencies.python: '../../../../etc/passwd' leads outside the project"),
     (minimal_definition(dependencies={"python": "requirements.txt"}),
-     "dependencies.python: the file"),
-    (minimal_definition(dependencies={"system": "deps/bindep.txt"}), "dependencies.system: the file"),
-    (minimal_definition(dependencies={"galaxy": "requirements.yml"}), "dependencies.galaxy: the file"),
+     "dependencies.python: file"),
+    (minimal_definition(dependencies={"system": "deps/bindep.txt"}), "dependencies.system: file"),
+    (minimal_definition(dependencies={"galaxy": "requirements.yml"}), "dependencies.galaxy: file"),
     (minimal_definition(additional_build_files=[{"src": "../outside", "dest": "x"}]),
      "additional_build_files[0].src: '../outside' leads outside the project"),
 ], ids=["python outside", "python missing", "system missing", "galaxy missing", "build file outside"])
