@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import base_image, collection_sources, compose, labels, sysdeps
 from .cache import cache_dir
-from .features import kerberos as kerberos_feature, wheel_cache as wheel_cache_feature
+from .features import FEATURES, wheel_cache as wheel_cache_feature
 from .engine import Engine
 from .errors import BuildFailed
 from .inspect import Summary, inspect
@@ -67,11 +67,11 @@ def build(settings: Settings, engine: Engine, reporter: Reporter, nocache: bool 
     reporter.build_done()
     keep_wheels(settings, engine, result.stages.get("builder"), reporter)
     summary = inspect(engine, result.image_id)
-    if settings.kerberos is not None:
-        problems = kerberos_feature.verify(summary.kinit, summary.winrm_encryption, summary.krb5_conf_error)
-        if problems:
-            raise BuildFailed(f"image {result.image_id[:19]} was built but not tagged, because Kerberos to "
-                              f"Windows would fail from it:\n  " + "\n  ".join(problems))
+    failed = [check.detail for feature in FEATURES if feature.applies(settings)
+              for check in feature.image_checks(summary) if not check.ok]
+    if failed:
+        raise BuildFailed(f"image {result.image_id[:19]} was built but not tagged, because jobs would fail "
+                          f"from it:\n  " + "\n  ".join(failed))
     engine.tag(result.image_id, settings.image.refs)
     summary.image, summary.tags = settings.image.refs[0], list(engine.image(result.image_id).tags)
     return summary

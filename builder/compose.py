@@ -17,8 +17,7 @@ import yaml
 
 from .collection_sources import Artifact
 from .errors import UserError
-from .features import STAGES, Composition, collections as collections_feature, family, kerberos, manifest, \
-    parallel_compile, trust, wheel_cache
+from .features import FEATURES, STAGES, Composition, Inputs
 from .settings import Settings
 
 CONTAINERFILE = "Containerfile"
@@ -36,19 +35,13 @@ def compose(settings: Settings, staging: Path, collections: list[Artifact] | Non
             wheels: Path | None = None) -> Composed:
     """``collections``: local artifacts to install offline, or None to let Galaxy supply them.
     ``wheels``: wheels built by earlier builds, or None for a cold build."""
-    kerberos.refuse_bad_bindings(settings.definition)
     comp = Composition(staging)
-    family.apply(comp, settings.base)
-    trust.apply(comp, settings.trust, settings.base.family)
-    if collections is not None:
-        collections_feature.apply(comp, collections)
-    # Before the kept wheels: their COPY changes now and then, this step never does.
-    parallel_compile.apply(comp, settings.build.parallel_compile)
-    wheel_cache.apply(comp, wheels)
-    if settings.kerberos is not None:
-        # Last: editing the realms then rebuilds only the final COPY.
-        kerberos.apply(comp, settings.kerberos, settings.definition)
-    manifest.apply(comp)  # last: it records everything before it
+    inputs = Inputs(settings, collections, wheels)
+    for feature in FEATURES:
+        feature.check_definition(settings.definition)
+    for feature in FEATURES:
+        if feature.applies(settings):
+            feature.apply(comp, inputs)
     return Composed(_merge(settings, comp), comp.generated, dict(comp.build_args))
 
 

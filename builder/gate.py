@@ -27,7 +27,7 @@ from typing import IO, Iterable, Iterator
 import yaml
 
 from .engine import Engine
-from .features.kerberos import verify as kerberos_problems
+from .features import FEATURES
 from .inspect import Summary, inspect
 from .secrets import assignments, is_secret_name, is_set, mask
 
@@ -293,13 +293,8 @@ def check(engine: Engine, image: str, secrets: list[Secret] | None = None) -> Ve
     verdict.checks.append(("runs as non-root", user not in ("root (unset)", "0", "root"), f"USER {summary.user}"))
     if summary.probe_error:
         verdict.checks.append(("probe", False, summary.probe_error))
-    problems = kerberos_problems(summary.kinit, summary.winrm_encryption)
-    verdict.checks.append(("kinit present", bool(summary.kinit), summary.kinit or "missing"))
-    if summary.krb5_realm is not None:  # the image has /etc/krb5.conf: every kinit reads it first
-        verdict.checks.append(("MIT krb5 reads /etc/krb5.conf", not summary.krb5_conf_error,
-                               summary.krb5_conf_error or "parsed by klist"))
-    verdict.checks.append(("pykerberos with WinRM encryption", summary.winrm_encryption is True,
-                           "authGSSWinRMEncryptMessage present" if summary.winrm_encryption else "; ".join(problems)))
+    for feature in FEATURES:  # what each feature needs the image to show (Kerberos: kinit, encryption, krb5.conf)
+        verdict.checks.extend(feature.image_checks(summary))
     known = known_secrets() if secrets is None else secrets
     verdict.leaks = scan_archive(engine.save(image), _distinct(known + image_secrets(_config(engine, image))))
     verdict.checks.append(("no secret material in layers or history", not verdict.leaks,

@@ -1,47 +1,26 @@
-"""Features composed around the user's definition.
+"""Features composed around the user's definition, in the order ``FEATURES`` gives.
 
-Each feature module has one ``apply(comp, ...)`` that adds steps, files, options or build
-arguments to a ``Composition``; ``compose.compose`` applies them in order.
+Each feature module holds one ``FEATURE`` (a ``Feature``): it adds steps, files, options or build
+arguments to a ``Composition``, may refuse a definition, and may name what the built image must
+show. Compose, the build and the publishing gate loop over ``FEATURES``; adding a feature is one
+module and one line here.
+
+Feature steps go before the user's ``prepend_*`` steps and after the user's ``append_*`` steps,
+in this order, so set-up runs first and clean-up last.
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from . import collections, family, kerberos, manifest, parallel_compile, trust, wheel_cache
+from .composition import STAGES, Composition, Feature, ImageCheck, Inputs
 
-STAGES = ("base", "galaxy", "builder", "final")
+FEATURES: tuple[Feature, ...] = (
+    family.FEATURE,            # first: the package front and Python every later step installs with
+    trust.FEATURE,             # CAs, proxies and the pip index before anything is downloaded
+    collections.FEATURE,       # offline collections for the galaxy stage
+    parallel_compile.FEATURE,  # before the kept wheels: this step never changes, their COPY now and then
+    wheel_cache.FEATURE,
+    kerberos.FEATURE,          # last content: editing the realms rebuilds only the final COPY
+    manifest.FEATURE,          # last: it records everything before it
+)
 
-
-class Composition:
-    """Accumulates what features add around the user's definition.
-
-    Feature steps are placed before the user's ``prepend_*`` steps and after the user's
-    ``append_*`` steps, in the order features are applied, so set-up (trust, package front) runs
-    first and clean-up (apt lists, build-only CAs) runs last.
-    """
-
-    def __init__(self, staging: Path):
-        self.staging = staging
-        self.prepend: dict[str, list[str]] = {stage: [] for stage in STAGES}
-        self.append: dict[str, list[str]] = {stage: [] for stage in STAGES}
-        self.generated: dict[Path, bytes] = {}
-        self.build_files: list[dict[str, str]] = []
-        self.options: dict[str, Any] = {}
-        self.build_arg_defaults: dict[str, str] = {}
-        self.build_args: dict[str, str] = {}
-        self.dependencies: dict[str, Any] = {}
-        self.system: list[str] = []  # bindep lines added to the user's dependencies.system
-        self.python: list[str] = []  # requirements added to the user's dependencies.python
-
-    def add_file(self, dest: str, name: str, content: bytes) -> str:
-        """Stage generated ``content``; return its path inside the build context (``_build/...``)."""
-        src = self.staging / "files" / dest / name
-        self.generated[src] = content
-        return self.add_existing(dest, src)
-
-    def add_existing(self, dest: str, src: Path) -> str:
-        self.build_files.append({"src": str(src), "dest": dest})
-        return f"_build/{dest}/{src.name}"
-
-    def add_directory(self, dest: str, src: Path) -> None:
-        """The contents of ``src`` land in ``_build/<dest>/`` (ansible-builder copies directories so)."""
-        self.build_files.append({"src": str(src), "dest": dest})
+__all__ = ["FEATURES", "STAGES", "Composition", "Feature", "ImageCheck", "Inputs"]

@@ -6,8 +6,8 @@ removes the apt lists in the same layer, so no layer of any stage keeps them.
 """
 from __future__ import annotations
 
-from . import Composition
 from ..settings import Base
+from .composition import Composition, Feature, Inputs
 
 APT_FRONT = "/usr/local/sbin/ee-apt"
 
@@ -36,11 +36,16 @@ esac
 """
 
 
-def apply(comp: Composition, base: Base) -> None:
-    if base.family == "dpkg":
-        _dpkg(comp)
-    else:
-        _rpm(comp, base)
+class Family(Feature):
+    def apply(self, comp: Composition, inputs: Inputs) -> None:
+        base = inputs.settings.base
+        if base.family == "dpkg":
+            _dpkg(comp)
+        else:
+            _rpm(comp, base)
+
+
+FEATURE = Family()
 
 
 def _dpkg(comp: Composition) -> None:

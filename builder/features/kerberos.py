@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import re
 
-from . import Composition
+from typing import TYPE_CHECKING
+
 from .. import krb5
 from ..definition import Definition
 from ..errors import UserError
+from .composition import Composition, Feature, ImageCheck, Inputs
+
+if TYPE_CHECKING:
+    from ..inspect import Summary
 
 KRB5_CONF = "/etc/krb5.conf"
 # bindep lines: one definition serves both base families.
@@ -39,22 +44,32 @@ REFUSED_PYTHON = {
 }
 
 
-def apply(comp: Composition, kerberos: krb5.Kerberos, definition: Definition) -> None:
-    comp.system.extend(CLIENT + LIBRARIES)
-    named = {_name(line) for line in definition.dependency_lines("python")}
-    comp.python.extend(requirement for name, requirement in BINDINGS.items() if name not in named)
-    conf = comp.add_file("ee-builder/krb5", "krb5.conf", krb5.render(kerberos).encode())
-    comp.append["final"].append(f"COPY {conf} {KRB5_CONF}")
+class Kerberos(Feature):
+    def applies(self, settings) -> bool:
+        return settings.kerberos is not None
+
+    def check_definition(self, definition: Definition) -> None:
+        """Debian's and Apple's Kerberos bindings import fine and then fail only against Windows."""
+        for key, refused in (("system", REFUSED_SYSTEM), ("python", REFUSED_PYTHON)):
+            for line in definition.dependency_lines(key):
+                name = _name(line)
+                if name in refused:
+                    where = definition.dependency_file(key) or definition.path
+                    raise UserError(f"{where}: dependencies.{key}: {line!r}: {refused[name]}.")
+
+    def apply(self, comp: Composition, inputs: Inputs) -> None:
+        comp.system.extend(CLIENT + LIBRARIES)
+        named = {_name(line) for line in inputs.settings.definition.dependency_lines("python")}
+        comp.python.extend(requirement for name, requirement in BINDINGS.items() if name not in named)
+        conf = comp.add_file("ee-builder/krb5", "krb5.conf", krb5.render(inputs.settings.kerberos).encode())
+        comp.append["final"].append(f"COPY {conf} {KRB5_CONF}")
+
+    def image_checks(self, summary: Summary) -> list[ImageCheck]:
+        return checks(summary.kinit, summary.winrm_encryption, summary.krb5_realm is not None,
+                      summary.krb5_conf_error)
 
 
-def refuse_bad_bindings(definition: Definition) -> None:
-    """Debian's and Apple's Kerberos bindings import fine and then fail only against Windows."""
-    for key, refused in (("system", REFUSED_SYSTEM), ("python", REFUSED_PYTHON)):
-        for line in definition.dependency_lines(key):
-            name = _name(line)
-            if name in refused:
-                where = definition.dependency_file(key) or definition.path
-                raise UserError(f"{where}: dependencies.{key}: {line!r}: {refused[name]}.")
+FEATURE = Kerberos()
 
 
 def _name(requirement: str) -> str:
@@ -62,19 +77,22 @@ def _name(requirement: str) -> str:
     return re.split(r"[\s\[<>=!~;]", requirement.strip(), maxsplit=1)[0].lower()
 
 
-def verify(kinit: str | None, winrm_encryption: bool | None, krb5_conf_error: str | None = None) -> list[str]:
-    """What a built image lacks for Kerberos to Windows (empty when it has everything)."""
-    problems = []
-    if krb5_conf_error:
-        problems.append(f"MIT krb5 cannot read {KRB5_CONF} ({krb5_conf_error}), so every kinit fails; "
-                        f"fix the kerberos: settings or the krb5.conf template")
-    if not kinit:
-        problems.append("kinit is missing (Ansible's managed kinit fails with 'No such file or directory'); "
-                        "the Kerberos client package did not install")
+def checks(kinit: str | None, winrm_encryption: bool | None, krb5_conf_present: bool = False,
+           krb5_conf_error: str | None = None) -> list[ImageCheck]:
+    """What a built image must show for Kerberos to Windows, each failure with its cause and fix."""
+    rows = [ImageCheck("kinit present", bool(kinit), kinit or (
+        "kinit is missing (Ansible's managed kinit fails with 'No such file or directory'); "
+        "the Kerberos client package did not install"))]
     if winrm_encryption is None:
-        problems.append("python cannot import 'kerberos'; add pywinrm[kerberos] and pykerberos to "
-                        "dependencies.python")
+        detail = "python cannot import 'kerberos'; add pywinrm[kerberos] and pykerberos to dependencies.python"
     elif not winrm_encryption:
-        problems.append(f"the 'kerberos' module in the image: {_WITHOUT_ENCRYPTION}; pykerberos must be "
-                        "built from source against MIT krb5 (libkrb5-dev / krb5-devel at build time)")
-    return problems
+        detail = (f"the 'kerberos' module in the image: {_WITHOUT_ENCRYPTION}; pykerberos must be built from "
+                  "source against MIT krb5 (libkrb5-dev / krb5-devel at build time)")
+    else:
+        detail = "authGSSWinRMEncryptMessage present"
+    rows.append(ImageCheck("pykerberos with WinRM encryption", winrm_encryption is True, detail))
+    if krb5_conf_present:  # every kinit reads it first
+        rows.append(ImageCheck("MIT krb5 reads /etc/krb5.conf", not krb5_conf_error, (
+            f"MIT krb5 cannot read {KRB5_CONF} ({krb5_conf_error}), so every kinit fails; fix the kerberos: "
+            f"settings or the krb5.conf template") if krb5_conf_error else "parsed by klist"))
+    return rows

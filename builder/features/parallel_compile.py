@@ -7,12 +7,18 @@ in the builder stage only; the final image never has it. Measured on 2 cores: kr
 """
 from __future__ import annotations
 
-from . import Composition
+from .composition import Composition, Feature, Inputs
 
 CONFIG = "/root/.pydistutils.cfg"
 
 
-def apply(comp: Composition, enabled: bool) -> None:
-    if enabled:
+class ParallelCompile(Feature):
+    def applies(self, settings) -> bool:
+        return settings.build.parallel_compile
+
+    def apply(self, comp: Composition, inputs: Inputs) -> None:
         # printf turns \n into newlines; nproc is read where the build runs.
         comp.prepend["builder"].append(f"RUN printf '[build_ext]\\nparallel = %s\\n' \"$(nproc)\" > {CONFIG}")
+
+
+FEATURE = ParallelCompile()

@@ -10,9 +10,8 @@
 """
 from __future__ import annotations
 
-from . import Composition
 from .. import files
-from ..settings import Trust
+from .composition import Composition, Feature, Inputs
 
 PIP_CONF = "/etc/pip.conf"
 _STORE = {
@@ -25,26 +24,31 @@ _STORE = {
 }
 
 
-def apply(comp: Composition, trust: Trust, family: str) -> None:
-    anchors, ours, refresh = _STORE[family]
-    if trust.ca_bundles:
-        for index, bundle in enumerate(trust.ca_bundles):
-            # update-ca-certificates only reads *.crt; one file per bundle keeps sources apart.
-            comp.add_file("ee-builder/trust", f"ee-builder-{index}.crt",
-                          files.read_bytes(bundle, "CA bundle", files.BUNDLE_LIMIT))
-        comp.prepend["base"] += [
-            f"COPY _build/ee-builder/trust/ {anchors}",
-            f"RUN {refresh}",
-        ]
-        if not trust.keep_in_final:
-            fresh = " --fresh" if family == "dpkg" else ""
-            comp.append["final"].append(f"RUN rm -rf {ours} && {refresh}{fresh}")
-    comp.build_args.update(trust.proxy_env())
-    pip_conf = {"index-url": trust.pip_index_url, "trusted-host": trust.pip_trusted_host}
-    pip_conf = {key: value for key, value in pip_conf.items() if value}
-    if pip_conf:
-        text = "[global]\n" + "".join(f"{key} = {value}\n" for key, value in pip_conf.items())
-        conf = comp.add_file("ee-builder", "pip.conf", text.encode())
-        comp.prepend["base"].append(f"COPY {conf} {PIP_CONF}")
-        if not trust.keep_in_final:
-            comp.append["final"].append(f"RUN rm -f {PIP_CONF}")
+class Trust(Feature):
+    def apply(self, comp: Composition, inputs: Inputs) -> None:
+        trust, family = inputs.settings.trust, inputs.settings.base.family
+        anchors, ours, refresh = _STORE[family]
+        if trust.ca_bundles:
+            for index, bundle in enumerate(trust.ca_bundles):
+                # update-ca-certificates only reads *.crt; one file per bundle keeps sources apart.
+                comp.add_file("ee-builder/trust", f"ee-builder-{index}.crt",
+                              files.read_bytes(bundle, "CA bundle", files.BUNDLE_LIMIT))
+            comp.prepend["base"] += [
+                f"COPY _build/ee-builder/trust/ {anchors}",
+                f"RUN {refresh}",
+            ]
+            if not trust.keep_in_final:
+                fresh = " --fresh" if family == "dpkg" else ""
+                comp.append["final"].append(f"RUN rm -rf {ours} && {refresh}{fresh}")
+        comp.build_args.update(trust.proxy_env())
+        pip_conf = {"index-url": trust.pip_index_url, "trusted-host": trust.pip_trusted_host}
+        pip_conf = {key: value for key, value in pip_conf.items() if value}
+        if pip_conf:
+            text = "[global]\n" + "".join(f"{key} = {value}\n" for key, value in pip_conf.items())
+            conf = comp.add_file("ee-builder", "pip.conf", text.encode())
+            comp.prepend["base"].append(f"COPY {conf} {PIP_CONF}")
+            if not trust.keep_in_final:
+                comp.append["final"].append(f"RUN rm -f {PIP_CONF}")
+
+
+FEATURE = Trust()

@@ -9,9 +9,7 @@ does not change shape between builds.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-from . import Composition
+from .composition import Composition, Feature, Inputs
 
 SEED = "ee-builder/pip-cache"
 # ansible-builder's assemble and install-from-bindep both use --cache-dir=/output/wheels; pip keeps
@@ -19,9 +17,13 @@ SEED = "ee-builder/pip-cache"
 PIP_WHEELS = "/output/wheels/wheels/"
 
 
-def apply(comp: Composition, seed: Path | None) -> None:
-    if seed is not None and any(seed.iterdir()):
-        comp.add_directory(SEED, seed)
-    else:
-        comp.add_file(SEED, ".keep", b"")
-    comp.prepend["builder"].append(f"COPY _build/{SEED}/ {PIP_WHEELS}")
+class WheelCache(Feature):
+    def apply(self, comp: Composition, inputs: Inputs) -> None:
+        if inputs.wheels is not None and any(inputs.wheels.iterdir()):
+            comp.add_directory(SEED, inputs.wheels)
+        else:
+            comp.add_file(SEED, ".keep", b"")
+        comp.prepend["builder"].append(f"COPY _build/{SEED}/ {PIP_WHEELS}")
+
+
+FEATURE = WheelCache()
