@@ -14,14 +14,17 @@ import re
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import jinja2
 import jinja2.sandbox
 
 from . import files
 from .errors import UserError
+
+if TYPE_CHECKING:
+    from .settings import Kerberos
 
 # The grammar of each field, as regular expressions matched against the whole value.
 REALM_NAME = r"[A-Z0-9](?:[A-Z0-9._-]*[A-Z0-9])?"
@@ -50,36 +53,13 @@ _BAD_CCACHE = re.compile(r"^(KEYRING|KCM):", re.IGNORECASE)
 _WORD = re.compile(r"(?![{}])[A-Za-z0-9_.:/%@+,{}*-]+")
 
 
-@dataclass(frozen=True)
-class Realm:
-    kdcs: tuple[str, ...] = ()
-    admin_server: str | None = None
-
-
-@dataclass(frozen=True)
-class Kerberos:
-    default_realm: str
-    realms: dict[str, Realm]
-    domain_realm: dict[str, str] = field(default_factory=dict)
-    dns_lookup_kdc: bool = False
-    dns_lookup_realm: bool = False
-    dns_canonicalize_hostname: bool | str = False  # or "fallback"
-    forwardable: bool = True
-    ticket_lifetime: str = "10h"
-    renew_lifetime: str = "7d"
-    default_ccache_name: str = "FILE:/tmp/krb5cc_%{uid}"
-    permitted_enctypes: tuple[str, ...] = ()
-    includedir: str | None = None
-    template: Path = Path("krb5/krb5.conf.j2")
-
-
 def render(settings: Kerberos) -> str:
     """krb5.conf from ``settings`` through its template, proven readable by MIT krb5."""
     template = settings.template
     env = jinja2.sandbox.ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader(template.parent), trim_blocks=True, lstrip_blocks=True,
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True, finalize=_word)
-    values = {name: getattr(settings, name) for name in settings.__dataclass_fields__ if name != "template"}
+    values = {item.name: getattr(settings, item.name) for item in fields(settings) if item.name != "template"}
     source = files.read_text(template, "krb5.conf template")
     try:
         text = env.from_string(source).render(**values)

@@ -5,21 +5,24 @@ ansible-builder.
 """
 from __future__ import annotations
 
+import copy
 import os
 import re
 import ssl
-from dataclasses import dataclass, field
+import types
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 from . import definition as definition_file
 from . import files, krb5, yamlfile
 from .definition import Definition
-from .krb5 import Kerberos, Realm
 from .errors import UserError
 from .references import IMAGE_REFERENCE, K8S_NAME, K8S_SUBDOMAIN, REPOSITORY
 
 DEFAULT_FILE = "ee-builder.yml"
+DEFAULT_DEFINITION = "execution-environment.yml"
 
 def _grammar(regex: str, description: str) -> dict[str, Any]:
     """A string matching ``regex`` as a whole: ``\\Z``, since ``$`` also matches before a final
@@ -296,6 +299,31 @@ class Engine:
 
 
 @dataclass(frozen=True)
+class Realm:
+    kdcs: tuple[str, ...] = ()
+    admin_server: str | None = None
+
+
+@dataclass(frozen=True)
+class Kerberos:
+    """The realms krb5.conf is rendered from (krb5.py holds each field's grammar)."""
+
+    default_realm: str
+    realms: dict[str, Realm]
+    domain_realm: dict[str, str] = field(default_factory=dict)
+    dns_lookup_kdc: bool = False
+    dns_lookup_realm: bool = False
+    dns_canonicalize_hostname: bool | str = False  # or "fallback"
+    forwardable: bool = True
+    ticket_lifetime: str = "10h"
+    renew_lifetime: str = "7d"
+    default_ccache_name: str = "FILE:/tmp/krb5cc_%{uid}"
+    permitted_enctypes: tuple[str, ...] = ()
+    includedir: str | None = None
+    template: Path = Path("krb5/krb5.conf.j2")
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path
     definition: Definition
@@ -328,78 +356,78 @@ def load(path: Path | str = DEFAULT_FILE) -> Settings:
         raise UserError(f"{doc.where(())}: ee-builder settings must be a mapping of sections "
                         f"({', '.join(SCHEMA['properties'])}), got {type(doc.data).__name__}.")
     doc.validate(SCHEMA)
-    for rule in CONTRADICTIONS:
+    for rule in RULES:
         rule(doc)
-    return _build(doc, doc.data, path)
+    return _build(doc, path)
 
 
-def _build(doc: yamlfile.Document, data: dict, path: Path) -> Settings:
+def _build(doc: yamlfile.Document, path: Path) -> Settings:
+    """Resolve what needs the disk or another setting (paths, the base from the definition, the
+    proxies from the environment), then map the data onto the dataclasses."""
     root = path.parent
-
-    def section(name: str) -> dict:
-        return data.get(name) or {}
+    data = copy.deepcopy(doc.data)
 
     def local(keypath: yamlfile.KeyPath, value: str, what: str, kind: str = "file") -> Path:
         return files.project_path(root, value, f"{doc.where(keypath)}: {yamlfile.dotted(keypath)}", what,
                                   kind=kind)
 
     definition = definition_file.load(
-        local(("definition",), data.get("definition", "execution-environment.yml"), "EE definition"), root)
-    base = section("base")
-    image_ref = base.get("image") or definition.base_image
-    if not image_ref:
+        local(("definition",), data.get("definition", DEFAULT_DEFINITION), "EE definition"), root)
+    base = data.setdefault("base", {})
+    base.setdefault("image", definition.base_image)
+    if not base["image"]:
         raise UserError(f"{doc.where(('base',))}: base.image: no base image. Expected base.image here or "
                         f"images.base_image.name in {definition.path}.")
-    family = base.get("family") or _infer_family(image_ref)
-    if family is None:
+    base.setdefault("family", _infer_family(base["image"]))
+    if base["family"] is None:
         raise UserError(f"{doc.where(('base', 'image'))}: base.family: cannot tell the package family of "
-                        f"{image_ref!r}. Expected base.family: dpkg (Debian/Ubuntu) or rpm (RHEL family).")
-
-    trust = section("trust")
-    collections = section("collections")
-    source = collections.get("source", "auto")
-    local_path = collections.get("local_path")
-    image = section("image")
-    kerberos = _kerberos(doc, section("kerberos"), local) if "kerberos" in data else None
-    return Settings(
-        path=path,
-        definition=definition,
-        image=Image(name=image.get("name", Image.name), tags=tuple(image.get("tags", Image.tags)),
-                    labels=dict(image.get("labels", {})), version=image.get("version"), source=image.get("source")),
-        engine=Engine(**section("engine")),
-        build=Build(**section("build")),
-        base=Base(
-            image=image_ref, family=family, package_manager=base.get("package_manager", "dnf"),
-            python=Python(**base["python"]) if base.get("python") else None,
-            bootstrap=Bootstrap(**base.get("bootstrap", {})),
-        ),
-        trust=Trust(
-            ca_bundles=tuple(_ca_bundle(local(("trust", "ca_bundles", i), p, "CA bundle"),
-                                        f"{doc.where(('trust', 'ca_bundles', i))}: trust.ca_bundles[{i}]")
-                             for i, p in enumerate(trust.get("ca_bundles", []))),
-            keep_in_final=trust.get("keep_in_final", False),
-            # Unset proxies fall back to the environment, as CI runners usually provide them there.
-            **{k: trust.get(k) or os.environ.get(k) or os.environ.get(k.upper()) or None
-               for k in ("http_proxy", "https_proxy", "no_proxy")},
-            pip_index_url=trust.get("pip_index_url"), pip_trusted_host=trust.get("pip_trusted_host"),
-        ),
-        collections=Collections(
-            source=source,
-            local_path=local(("collections", "local_path"), local_path, "collections directory", "directory")
-            if local_path and source in ("local", "auto") else None,
-            pypi_package=collections.get("pypi_package", Collections.pypi_package),
-            galaxy_server=collections.get("galaxy_server", Collections.galaxy_server),
-        ),
-        kerberos=kerberos,
-        publish=Publish(repository=data["publish"]["repository"],
-                        tags=tuple(data["publish"].get("tags", Publish.tags))) if data.get("publish") else None,
-        awx=Awx(organization=section("awx").get("organization"),
-                execution_environment=AwxExecutionEnvironment(**section("awx").get("execution_environment", {})),
-                container_group=AwxContainerGroup(**section("awx").get("container_group", {}))),
-    )
+                        f"{base['image']!r}. Expected base.family: dpkg (Debian/Ubuntu) or rpm (RHEL family).")
+    trust = data.setdefault("trust", {})
+    trust["ca_bundles"] = [_ca_bundle(local(("trust", "ca_bundles", i), bundle, "CA bundle"),
+                                      f"{doc.where(('trust', 'ca_bundles', i))}: trust.ca_bundles[{i}]")
+                           for i, bundle in enumerate(trust.get("ca_bundles", []))]
+    for name in ("http_proxy", "https_proxy", "no_proxy"):
+        # Unset proxies fall back to the environment, as CI runners usually provide them there.
+        trust[name] = trust.get(name) or os.environ.get(name) or os.environ.get(name.upper()) or None
+    collections = data.get("collections") or {}
+    if collections.get("local_path"):
+        collections["local_path"] = local(("collections", "local_path"), collections["local_path"],
+                                          "collections directory", "directory")
+    if "kerberos" in data:
+        data["kerberos"]["template"] = local(("kerberos", "template"),
+                                             data["kerberos"].get("template", str(Kerberos.template)),
+                                             "krb5.conf template")
+    return _construct(Settings, {**data, "path": path, "definition": definition})
 
 
-# Cross-field rules: each a named check of the validated document, raising at the setting that
+def _construct(cls: type, data: dict) -> Any:
+    """``cls`` from validated data: nested dataclasses, tuples and Paths by the field types; an
+    absent key takes the dataclass's default (defaults live only there)."""
+    hints = typing.get_type_hints(cls)
+    return cls(**{item.name: _convert(hints[item.name], data[item.name])
+                  for item in fields(cls) if item.name in data})
+
+
+def _convert(hint: Any, value: Any) -> Any:
+    if isinstance(hint, type) and isinstance(value, hint):
+        return value
+    if is_dataclass(hint):
+        return _construct(hint, value or {})
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        return _convert(next(arg for arg in args if arg is not type(None)), value)
+    if origin is tuple:
+        return tuple(_convert(args[0], item) for item in value)
+    if origin is dict:
+        return {key: _convert(args[1], item) for key, item in value.items()}
+    if hint is Path:
+        return Path(value)
+    return value
+
+
+# Rules across fields: each a named check of the validated document, raising at the setting that
 # contradicts another.
 
 def _at(doc: yamlfile.Document, keypath: yamlfile.KeyPath, message: str) -> UserError:
@@ -455,43 +483,42 @@ def configmap_needs_kerberos(doc: yamlfile.Document) -> None:
                   "kerberos: section to render krb5.conf from. Expected a kerberos: section, or drop configmap.")
 
 
-CONTRADICTIONS = (credentials_in_index_url, collection_source_and_its_settings, family_and_its_settings,
-                  version_tag_needs_a_version, configmap_needs_kerberos)
-
-
-def _kerberos(doc: yamlfile.Document, data: dict, local) -> Kerberos:
-    """The checks a schema cannot say clearly: realm case, KDCs, default_realm among realms."""
-    def fail(keypath: yamlfile.KeyPath, message: str) -> UserError:
-        return UserError(f"{doc.where(keypath)}: {yamlfile.dotted(keypath)}: {message}")
-
-    realms = data["realms"]
-    dns_lookup_kdc = data.get("dns_lookup_kdc", False)
-    for name, realm in realms.items():
+def realm_names(doc: yamlfile.Document) -> None:
+    for name in _get(doc.data, "kerberos", "realms") or {}:
         if krb5.realm_problem(name):
-            raise fail(("kerberos", "realms", name), krb5.realm_fix(
+            raise _at(doc, ("kerberos", "realms", name), krb5.realm_fix(
                 name, "realm names are upper case (Active Directory's is, and Kerberos compares them exactly). "
                       "Expected {}.", f"{name!r} {krb5.realm_problem(name)}. Expected a realm name such as "
                                       f"AD.EXAMPLE.COM."))
-        if not (realm or {}).get("kdcs") and not dns_lookup_kdc:
-            raise fail(("kerberos", "realms", name), "no KDC. Expected kdcs: [<domain controller fqdn>], or "
-                       "kerberos.dns_lookup_kdc: true to find them through DNS SRV records.")
-    default_realm = data["default_realm"]
-    if default_realm not in realms:
-        hint = f" (realm names are upper case: {default_realm.upper()})" if default_realm.upper() in realms else ""
-        raise fail(("kerberos", "default_realm"), f"{default_realm!r} is not among kerberos.realms "
-                   f"({', '.join(realms)}){hint}.")
-    for domain, realm in (data.get("domain_realm") or {}).items():
+
+
+def realms_have_kdcs(doc: yamlfile.Document) -> None:
+    for name, realm in (_get(doc.data, "kerberos", "realms") or {}).items():
+        if not (realm or {}).get("kdcs") and not _get(doc.data, "kerberos", "dns_lookup_kdc"):
+            raise _at(doc, ("kerberos", "realms", name), "no KDC. Expected kdcs: [<domain controller fqdn>], or "
+                      "kerberos.dns_lookup_kdc: true to find them through DNS SRV records.")
+
+
+def default_realm_is_a_realm(doc: yamlfile.Document) -> None:
+    realms, default = _get(doc.data, "kerberos", "realms"), _get(doc.data, "kerberos", "default_realm")
+    if realms is not None and default not in realms:
+        hint = f" (realm names are upper case: {default.upper()})" if default.upper() in realms else ""
+        raise _at(doc, ("kerberos", "default_realm"), f"{default!r} is not among kerberos.realms "
+                  f"({', '.join(realms)}){hint}.")
+
+
+def domain_realm_targets_are_realms(doc: yamlfile.Document) -> None:
+    realms = _get(doc.data, "kerberos", "realms") or {}
+    for domain, realm in (_get(doc.data, "kerberos", "domain_realm") or {}).items():
         if realm not in realms:
-            raise fail(("kerberos", "domain_realm", domain), f"maps to {realm!r}, which is not among "
-                       f"kerberos.realms ({', '.join(realms)}).")
-    values = {key: value for key, value in data.items() if key not in ("realms", "template")}
-    values["permitted_enctypes"] = tuple(values.get("permitted_enctypes", ()))
-    return Kerberos(
-        **values,
-        realms={name: Realm(kdcs=tuple((realm or {}).get("kdcs", ())), admin_server=(realm or {}).get("admin_server"))
-                for name, realm in realms.items()},
-        template=local(("kerberos", "template"), data.get("template", "krb5/krb5.conf.j2"), "krb5.conf template"),
-    )
+            raise _at(doc, ("kerberos", "domain_realm", domain), f"maps to {realm!r}, which is not among "
+                      f"kerberos.realms ({', '.join(realms)}).")
+
+
+# The order is the order a user fixes things in: one message at a time, earliest first.
+RULES = (credentials_in_index_url, collection_source_and_its_settings, family_and_its_settings,
+         version_tag_needs_a_version, configmap_needs_kerberos, realm_names, realms_have_kdcs,
+         default_realm_is_a_realm, domain_realm_targets_are_realms)
 
 
 def _ca_bundle(path: Path, where: str) -> Path:

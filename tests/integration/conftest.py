@@ -13,6 +13,7 @@ import requests
 import yaml
 
 from builder import krb5
+from builder.settings import Kerberos, Realm
 from builder.engine import Engine
 from builder.windows_target.target import EmulatedTarget, Target, real_host_from_env
 from builder.settings import Engine as EngineSettings
@@ -96,7 +97,7 @@ def emulated(windows) -> Target:
 
 def rendered(target: Target, **changes) -> str:
     """krb5.conf rendered by the project's template for ``target``'s realm (``changes``: Kerberos fields)."""
-    settings = krb5.Kerberos(default_realm=target.realm, realms={target.realm: krb5.Realm(kdcs=(target.kdc,))},
+    settings = Kerberos(default_realm=target.realm, realms={target.realm: Realm(kdcs=(target.kdc,))},
                              template=ROOT / "krb5" / "krb5.conf.j2")
     return krb5.render(dataclasses.replace(settings, **changes))
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from builder import krb5
+from builder.settings import Realm
 from builder.windows_target.target import EmulatedTarget, Target
 from tests.integration.conftest import ee_builder, project_settings, project_with, rendered
 
@@ -162,7 +162,7 @@ def test_keyring_ccache_fails_in_a_container(engine, built, windows, tmp_path):
 
 
 def test_kdc_unreachable(engine, built, windows, tmp_path):
-    conf = rendered(windows, realms={windows.realm: krb5.Realm(kdcs=("127.0.0.1:9",))})
+    conf = rendered(windows, realms={windows.realm: Realm(kdcs=("127.0.0.1:9",))})
     run = play(engine, built.image, windows, tmp_path, windows.inventory(), krb5_conf=conf)
     assert run.rc != 0
     assert f"Cannot contact any KDC for realm '{windows.realm}'" in run.output, run.output

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from builder import cli, krb5
+from builder.settings import Kerberos, Realm
 from builder.errors import UserError
 from tests.conftest import KERBEROS_SETTINGS, ROOT, ca_pem, minimal_definition
 
@@ -86,11 +87,11 @@ def test_krb5_values_outside_their_grammar_are_refused_where_written(scratch, mo
     ("permitted_enctypes", ("aes256-cts", "x\n[libdefaults]")),
     ("ticket_lifetime", "10h\n[realms]"),
     ("default_ccache_name", "FILE:/tmp/a b"),
-    ("realms", {"CORP.TEST": krb5.Realm(kdcs=("dc1 = x",))}),
+    ("realms", {"CORP.TEST": Realm(kdcs=("dc1 = x",))}),
 ])
 def test_the_renderer_writes_only_single_words(field, value):
     """Settings built in code bypass the schema: the renderer itself refuses what could change structure."""
-    settings = krb5.Kerberos(default_realm="CORP.TEST", realms={"CORP.TEST": krb5.Realm(kdcs=("dc1.corp.test",))},
+    settings = Kerberos(default_realm="CORP.TEST", realms={"CORP.TEST": Realm(kdcs=("dc1.corp.test",))},
                              template=ROOT / "krb5" / "krb5.conf.j2")
     from dataclasses import replace
     with pytest.raises(UserError, match="not a single krb5.conf word"):
@@ -99,13 +100,13 @@ def test_the_renderer_writes_only_single_words(field, value):
 
 def test_a_template_whose_output_mit_cannot_read_is_refused(project):
     template = project("bad.j2", "[libdefaults]\n    default_realm = {{ default_realm }}\n  broken line here\n")
-    settings = krb5.Kerberos(default_realm="CORP.TEST", realms={}, template=template)
+    settings = Kerberos(default_realm="CORP.TEST", realms={}, template=template)
     with pytest.raises(UserError, match="cannot be read by MIT krb5: Improper format"):
         krb5.render(settings)
 
 
 def test_a_template_that_is_no_krb5_conf_template_is_refused(project):
-    settings = krb5.Kerberos(default_realm="CORP.TEST", realms={}, template=project("passwd", "root:x:0:0::/root:/bin/sh\n"))
+    settings = Kerberos(default_realm="CORP.TEST", realms={}, template=project("passwd", "root:x:0:0::/root:/bin/sh\n"))
     with pytest.raises(UserError, match="has default_realm None in \\[libdefaults\\], not kerberos.default_realm"):
         krb5.render(settings)
 
