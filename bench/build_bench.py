@@ -48,7 +48,7 @@ def main() -> int:
     settings = settings_file.load(ROOT / "ee-builder.yml")
     settings = replace(settings, image=replace(settings.image, name=IMAGE, tags=("latest",)))
     engine = Engine(settings.engine)
-    base_image.ensure(engine, settings.base, reporter.say)
+    base_image.ensure(engine, settings.base, reporter)
     def plain_build(prepared: build_job.Prepared):
         with tempfile.TemporaryDirectory(prefix="ee-bench-plain-") as context:
             cmd = [sys.executable, "-m", "ansible_builder", "build", "-f", str(prepared.composed.path),

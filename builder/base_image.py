@@ -8,11 +8,11 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Callable
 
 from .cache import cache_dir
 from .engine import Engine
-from .errors import UserError
+from .errors import UserError, last_lines
+from .progress import Printed, Progress
 from .settings import Base
 
 # debian-slim's trimming: no docs, man pages or translations; no recommends.
@@ -28,11 +28,11 @@ IMPORT_CHANGES = ["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
                   "ENV LANG=C.UTF-8", 'CMD ["bash"]']
 
 
-def ensure(engine: Engine, base: Base, say: Callable[[str], None] = print) -> str:
+def ensure(engine: Engine, base: Base, progress: Progress = Printed()) -> str:
     """Make ``base.image`` available to the engine; return how: present, pulled or bootstrapped."""
     if engine.image(base.image) is not None:
         return "present"
-    say(f"base image {base.image} not found; trying to pull it")
+    progress.say(f"base image {base.image} not found; trying to pull it")
     reason = engine.pull(base.image)
     if reason is None:
         return "pulled"
@@ -42,19 +42,19 @@ def ensure(engine: Engine, base: Base, say: Callable[[str], None] = print) -> st
         raise UserError(f"base.image: {base.image} is not present and cannot be pulled ({reason}), and {why}. "
                         f"Expected an image the engine has: load it (`docker load -i FILE`), make a registry "
                         f"reachable, or use a Debian base with base.bootstrap.enabled: true.")
-    say(f"pull failed ({reason}); building {base.image} from {base.bootstrap.mirror} ({base.bootstrap.suite})")
-    tarball = rootfs_tarball(base, say)
+    progress.say(f"pull failed ({reason}); building {base.image} from {base.bootstrap.mirror} ({base.bootstrap.suite})")
+    tarball = rootfs_tarball(base, progress)
     engine.import_rootfs(tarball, base.image, IMPORT_CHANGES)
     return "bootstrapped"
 
 
-def rootfs_tarball(base: Base, say: Callable[[str], None] = print) -> Path:
+def rootfs_tarball(base: Base, progress: Progress = Printed()) -> Path:
     """A trimmed minbase root filesystem, cached by suite and mirror."""
     boot = base.bootstrap
     key = hashlib.sha256(f"{sources_list(base)} {DPKG_EXCLUDES} {APT_CONF}".encode()).hexdigest()[:12]
     target = cache_dir() / "base" / f"debian-{boot.suite}-{key}.tar"
     if target.exists():
-        say(f"reusing cached root filesystem {target}")
+        progress.say(f"reusing cached root filesystem {target}")
         return target
     if shutil.which("debootstrap") is None:
         raise UserError("base.bootstrap: debootstrap is not installed, so the Debian base cannot be built. "
@@ -68,22 +68,22 @@ def rootfs_tarball(base: Base, say: Callable[[str], None] = print) -> Path:
         _write(rootfs / "etc/dpkg/dpkg.cfg.d/01-ee-builder-nodoc", DPKG_EXCLUDES)
         _write(rootfs / "etc/apt/apt.conf.d/01-ee-builder", APT_CONF)
         log = Path(tmp) / "debootstrap.log"
-        say(f"debootstrap --variant=minbase {boot.suite} (about a minute)")
+        progress.say(f"debootstrap --variant=minbase {boot.suite} (about a minute)")
         with open(log, "w") as out:
             result = subprocess.run(["debootstrap", "--variant=minbase", boot.suite, str(rootfs), boot.mirror],
                                     stdout=out, stderr=subprocess.STDOUT)
         if result.returncode != 0:
-            tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+            tail = last_lines(log.read_text(errors="replace"), 5)
             raise UserError(f"base.bootstrap: debootstrap of {boot.suite} from {boot.mirror} failed:\n  "
                             + "\n  ".join(tail) + "\n  Check base.bootstrap.mirror and suite.")
         # debootstrap only knows the release itself: add updates and security, and take them now.
         _write(rootfs / "etc/apt/sources.list", sources_list(base))
-        say("applying updates and security fixes")
+        progress.say("applying updates and security fixes")
         upgrade = subprocess.run(["chroot", str(rootfs), "sh", "-c",
                                   "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get -y -q upgrade"],
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if upgrade.returncode != 0:
-            tail = upgrade.stdout.strip().splitlines()[-5:]
+            tail = last_lines(upgrade.stdout, 5)
             raise UserError("base.bootstrap: updating the bootstrapped system failed:\n  " + "\n  ".join(tail) +
                             "\n  Check base.bootstrap.mirror and security_mirror.")
         # Files unpacked before our dpkg excludes took effect, and what an image must not carry.

@@ -36,7 +36,7 @@ def prepare(settings: Settings, reporter: Reporter, context: Path | None = None,
     context = context or settings.root / "context"
     staging = (settings.root / ".ee-builder").resolve()
     _, artifacts = collection_sources.resolve(
-        settings.collections, settings.definition.galaxy_requirements(), reporter.say)
+        settings.collections, settings.definition.galaxy_requirements(), reporter)
     kept = wheel_cache(settings)
     wheels = kept if not cold and kept.is_dir() else None
     composed = compose.compose(settings, staging, artifacts, wheels)
@@ -49,11 +49,10 @@ def prepare(settings: Settings, reporter: Reporter, context: Path | None = None,
     return Prepared(composed, context, containerfile)
 
 
-def build(settings: Settings, engine: Engine, reporter: Reporter, nocache: bool = False,
-          prepared: Prepared | None = None) -> Summary:
+def build(settings: Settings, engine: Engine, reporter: Reporter, nocache: bool = False) -> Summary:
     """``nocache``: a cold build, ignoring both the engine's layer cache and kept wheels."""
-    prepared = prepared or prepare(settings, reporter, cold=nocache)
-    how = base_image.ensure(engine, settings.base, reporter.say)
+    prepared = prepare(settings, reporter, cold=nocache)
+    how = base_image.ensure(engine, settings.base, reporter)
     reporter.say(f"base image {settings.base.image}: {how}")
     reporter.say(f"building {', '.join(settings.image.refs)} with {engine.kind}")
     reporter.start_build()

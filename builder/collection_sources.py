@@ -28,7 +28,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from .cache import cache_dir
-from .errors import UserError
+from .errors import UserError, last_lines
+from .progress import Printed, Progress
 from .settings import Collections
 
 FQCN = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+$")
@@ -86,7 +87,7 @@ def galaxy_reachable(server: str, timeout: float = 5.0) -> bool:
         return False
 
 
-def resolve(settings: Collections, galaxy: dict, say: Callable[[str], None] = print) -> tuple[str, list[Artifact] | None]:
+def resolve(settings: Collections, galaxy: dict, progress: Progress = Printed()) -> tuple[str, list[Artifact] | None]:
     """Return (source used, artifacts); artifacts is None when Galaxy serves the build."""
     wanted = requirements(galaxy)
     if wanted == []:
@@ -99,7 +100,7 @@ def resolve(settings: Collections, galaxy: dict, say: Callable[[str], None] = pr
             raise UserError(f"collections: Galaxy at {settings.galaxy_server} is not reachable and {needs}. "
                             f"Expected a reachable Galaxy, or plain collection names with collections.source "
                             f"auto/local/pypi (local_path for your own tarballs).")
-        say(f"Galaxy at {settings.galaxy_server} is not reachable; using local sources")
+        progress.say(f"Galaxy at {settings.galaxy_server} is not reachable; using local sources")
     elif wanted is None:
         raise UserError("collections: the definition has roles or git/url collections, which only Galaxy can "
                         f"supply, but collections.source is {settings.source!r}. Set collections.source: galaxy.")
@@ -108,7 +109,7 @@ def resolve(settings: Collections, galaxy: dict, say: Callable[[str], None] = pr
         sources.append((f"local directory {settings.local_path}", lambda: local_index(settings.local_path)))
     if settings.source in ("auto", "pypi"):
         sources.append((f"PyPI package {settings.pypi_package}",
-                        lambda: wheel_index(download_ansible(settings.pypi_package, say))))
+                        lambda: wheel_index(download_ansible(settings.pypi_package, progress))))
     tried = []
     for label, make_index in sources:
         chosen, missing = close(wanted, make_index())
@@ -116,7 +117,7 @@ def resolve(settings: Collections, galaxy: dict, say: Callable[[str], None] = pr
             out_dir = cache_dir() / "collections"
             out_dir.mkdir(parents=True, exist_ok=True)
             artifacts = [Artifact(f.name, f.version, f.pack(out_dir)) for f in chosen]
-            say("collections from " + label + ": " + ", ".join(f"{a.name} {a.version}" for a in artifacts))
+            progress.say("collections from " + label + ": " + ", ".join(f"{a.name} {a.version}" for a in artifacts))
             return label, artifacts
         tried.append(f"{label}: " + "; ".join(missing))
     raise UserError("collections: cannot find " + ", ".join(sorted({r.name for r in wanted})) +
@@ -240,20 +241,20 @@ def local_index(path: Path) -> Index:
     return index
 
 
-def download_ansible(requirement: str, say: Callable[[str], None] = print) -> Path:
+def download_ansible(requirement: str, progress: Progress = Printed()) -> Path:
     """The pinned ``ansible`` wheel, downloaded once into the cache."""
     version = requirement.split("==", 1)[1]
     target = cache_dir() / "pypi"
     wheels = sorted(target.glob(f"ansible-{version}-*.whl"))
     if wheels:
         return wheels[0]
-    say(f"downloading {requirement} from the Python package index (collections source, ~50 MB)")
+    progress.say(f"downloading {requirement} from the Python package index (collections source, ~50 MB)")
     target.mkdir(parents=True, exist_ok=True)
     result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
                              "-d", str(target), requirement], capture_output=True, text=True)
     wheels = sorted(target.glob(f"ansible-{version}-*.whl"))
     if result.returncode != 0 or not wheels:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+        tail = last_lines(result.stderr or result.stdout, 3)
         raise UserError(f"collections.pypi_package: cannot download {requirement} from the package index:\n  "
                         + "\n  ".join(tail) + "\n  Check the version and the pip index/proxy settings.")
     return wheels[0]

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from .collection_sources import Artifact
-from .errors import UserError
+from .errors import UserError, last_lines
 from .features import FEATURES, STAGES, Composition, Inputs
 from .settings import Settings
 
@@ -111,6 +111,6 @@ def create_context(definition_path: Path, context: Path) -> Path:
            "-c", str(context), "--output-filename", CONTAINERFILE]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
-        detail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+        detail = last_lines(result.stderr or result.stdout, 5)
         raise UserError(f"ansible-builder create failed for {definition_path}:\n  " + "\n  ".join(detail))
     return context / CONTAINERFILE

@@ -12,79 +12,12 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from . import krb5
+from . import krb5, probes
 from .engine import Engine
-from .errors import UserError
+from .errors import UserError, last_lines
 from .secrets import mask
 
 PASSWORD_ENV = "EE_DOCTOR_PASSWORD"
-
-# Checks run in order inside the image; each prints one JSON line. Later checks use earlier results.
-PROBE = r"""
-import datetime, json, os, shutil, socket, subprocess, tempfile
-host, user, port = os.environ["EE_DOCTOR_HOST"], os.environ["EE_DOCTOR_USER"], int(os.environ["EE_DOCTOR_PORT"])
-cache = "FILE:" + tempfile.mkdtemp() + "/ccache"
-env = dict(os.environ, KRB5CCNAME=cache, HOME=tempfile.mkdtemp())
-
-def report(check, rc, output):
-    print(json.dumps({"check": check, "rc": rc, "output": output.strip()}), flush=True)
-
-def run(check, cmd, stdin=None, timeout=60):
-    try:
-        done = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env, timeout=timeout)
-        report(check, done.returncode, done.stdout + done.stderr)
-        return done
-    except FileNotFoundError as err:
-        report(check, 127, str(err))
-    except subprocess.TimeoutExpired:
-        report(check, 124, f"no answer within {timeout}s")
-
-kdcs = []
-try:
-    conf = open("/etc/krb5.conf").read()
-    report("krb5.conf", 0, conf)
-    kdcs = [line.split("=", 1)[1].strip() for line in conf.splitlines() if line.strip().startswith("kdc ")
-            or line.strip().startswith("kdc=")]
-except OSError as err:
-    report("krb5.conf", 1, str(err))
-report("kinit present", 0 if shutil.which("kinit") else 127, shutil.which("kinit") or "kinit: command not found")
-try:
-    address = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)[0][4][0]
-    report("DNS forward", 0, f"{host} -> {address}")
-    try:
-        report("DNS reverse", 0, f"{address} -> {socket.gethostbyaddr(address)[0]}")
-    except OSError as err:
-        report("DNS reverse", 1, f"{address}: {err}")
-except OSError as err:
-    report("DNS forward", 1, f"{host}: {err}")
-for kdc in kdcs:
-    name, _, kport = kdc.partition(":")
-    try:
-        socket.create_connection((name, int(kport or 88)), timeout=5).close()
-        report(f"KDC {kdc} reachable", 0, f"TCP {name}:{kport or 88} open")
-    except OSError as err:
-        report(f"KDC {kdc} reachable", 1, f"TCP {name}:{kport or 88}: {err}")
-before = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-done = run("kinit", ["kinit", user], stdin=os.environ.get("EE_DOCTOR_PASSWORD", "") + "\n")
-if done is not None and done.returncode == 0:
-    listing = run("klist -e", ["klist", "-e"])
-    for line in (listing.stdout if listing else "").splitlines():
-        if "krbtgt/" in line:
-            start = datetime.datetime.strptime(" ".join(line.split()[:2]), "%m/%d/%y %H:%M:%S")
-            report("clock offset to KDC", 0, f"{(start - before).total_seconds():+.0f}s")
-            break
-    run("kvno HTTP/" + host, ["kvno", "HTTP/" + host])
-    scheme = "http" if port == 5985 else "https"
-    variables = {"ansible_connection": "winrm", "ansible_winrm_transport": "kerberos", "ansible_port": port,
-                 "ansible_winrm_scheme": scheme, "ansible_user": user,
-                 "ansible_password": "{{ lookup('env', 'EE_DOCTOR_PASSWORD') }}",
-                 "ansible_winrm_server_cert_validation": os.environ.get("EE_DOCTOR_CERT_VALIDATION", "validate")}
-    path = tempfile.mktemp(suffix=".json")
-    with open(path, "w") as handle:
-        json.dump(variables, handle)
-    run("win_ping", ["ansible", "all", "-i", host + ",", "-m", "ansible.windows.win_ping", "-e", "@" + path],
-        timeout=180)
-"""
 
 
 @dataclass(frozen=True)
@@ -194,15 +127,11 @@ def _judge(name: str, rc: int, output: str) -> Check:
     if rc == 0:
         if name == "klist -e":  # the encryption types are the point of -e
             output = "\n".join(line for line in output.splitlines() if "Etype" in line) or output
-        return Check(name, True, _last_lines(output))
+        return Check(name, True, " | ".join(last_lines(output, 3)))
     cause = next((c for c in CAUSES if (not c.checks or name.startswith(c.checks))
                   and re.search(c.pattern, output, re.IGNORECASE)), None)
-    return Check(name, False, _last_lines(output), cause.cause if cause else None, cause.fix if cause else None)
-
-
-def _last_lines(output: str, count: int = 3) -> str:
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    return " | ".join(lines[-count:])
+    return Check(name, False, " | ".join(last_lines(output, 3)), cause.cause if cause else None,
+                 cause.fix if cause else None)
 
 
 def run(engine: Engine, image: str, host: str, user: str, password: str, port: int = 5985,
@@ -210,11 +139,11 @@ def run(engine: Engine, image: str, host: str, user: str, password: str, port: i
         mounts: dict[str, str] | None = None, cert_validation: str = "validate") -> Diagnosis:
     if engine.image(image) is None:
         raise UserError(f"image {image}: not found in the {engine.kind} engine at {engine.where}. "
-                        f"Expected a local image (build it with `make build`, or pull it).")
+                        f"Expected a local image (build it with `ee-builder build`, or pull it).")
     environment = {"EE_DOCTOR_HOST": host, "EE_DOCTOR_USER": user, "EE_DOCTOR_PORT": str(port),
                    PASSWORD_ENV: password,
                    "EE_DOCTOR_CERT_VALIDATION": cert_validation, "ANSIBLE_NOCOLOR": "1"}
-    rc, output = engine.run(image, ["-c", PROBE], entrypoint=["python3"], network=network, hosts=hosts,
+    rc, output = engine.run(image, ["-c", probes.source("kerberos")], entrypoint=["python3"], network=network, hosts=hosts,
                             mounts=mounts, environment=environment, timeout=600)
     results = []
     for line in output.splitlines():
@@ -223,7 +152,7 @@ def run(engine: Engine, image: str, host: str, user: str, password: str, port: i
         except ValueError:
             continue
     if not results:
-        raise UserError(f"doctor: the probe did not run in {image} (exit {rc}): {_last_lines(output, 5)}")
+        raise UserError(f"doctor: the probe did not run in {image} (exit {rc}): {' | '.join(last_lines(output, 5))}")
     return diagnosis_without_secret(diagnose(results), password)
 
 

@@ -66,8 +66,8 @@ class Engine:
     def __init__(self, settings: EngineSettings, timeout: int = 600):
         url = _url(settings)
         where = url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-        hint = ("start it with `make engine` (installs docker.io and starts dockerd on Debian as root) "
-                "or `dockerd &`" if settings.type == "docker" else
+        hint = ("start it with `dockerd &` as root (Debian: apt-get install docker.io first)"
+                if settings.type == "docker" else
                 "start it with `podman system service --time=0 &`")
         try:
             self.client = docker.DockerClient(base_url=url, timeout=timeout) if url else docker.from_env(timeout=timeout)

@@ -6,6 +6,11 @@ else prints tracebacks for these.
 """
 
 
+def last_lines(output: str, count: int) -> list[str]:
+    """The last ``count`` non-blank lines of a tool's output, for a message that shows what it said."""
+    return [line.strip() for line in output.splitlines() if line.strip()][-count:]
+
+
 class UserError(Exception):
     """A problem the user can fix; ``str(err)`` is the whole message."""
 

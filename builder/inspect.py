@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
+from . import probes
 from .engine import Engine
-from .errors import UserError
-
-PROBE = (Path(__file__).parent / "probe.py").read_text()
+from .errors import UserError, last_lines
 
 
 @dataclass
@@ -51,21 +49,21 @@ def inspect(engine: Engine, ref: str) -> Summary:
     image = engine.image(ref)
     if image is None:
         raise UserError(f"image {ref}: not found in the {engine.kind} engine at {engine.where}. "
-                        f"Expected a local image name or ID (build it with `make build`, or pull it).")
+                        f"Expected a local image name or ID (build it with `ee-builder build`, or pull it).")
     config = image.attrs.get("Config") or {}
     summary = Summary(
         image=ref, id=image.id, tags=list(image.tags), size_mb=round(image.attrs.get("Size", 0) / 1e6, 1),
         created=image.attrs.get("Created", ""), user=config.get("User") or "root (unset)",
         entrypoint=config.get("Entrypoint") or [], cmd=config.get("Cmd") or [], labels=config.get("Labels") or {},
     )
-    rc, output = engine.run(image.id, ["-c", PROBE], entrypoint=["python3"])
+    rc, output = engine.run(image.id, ["-c", probes.source("image")], entrypoint=["python3"])
     lines = output.strip().splitlines()
     try:
         probed = json.loads(lines[-1]) if rc == 0 and lines else None
     except ValueError:
         probed = None
     if probed is None:
-        summary.probe_error = f"probe exited {rc}: " + " | ".join(lines[-3:])
+        summary.probe_error = f"probe exited {rc}: " + " | ".join(last_lines(output, 3))
     else:
         for key, value in probed.items():
             setattr(summary, key, value)

@@ -21,7 +21,7 @@ import jinja2
 import jinja2.sandbox
 
 from . import files
-from .errors import UserError
+from .errors import UserError, last_lines
 
 if TYPE_CHECKING:
     from .settings import Kerberos
@@ -134,8 +134,7 @@ def mit_error(text: str) -> str | None:
                                 timeout=60, env={"KRB5_CONFIG": conf.name, "PATH": "/usr/bin:/bin"})
     if result.returncode == 0:
         return None
-    message = result.stdout.strip() or result.stderr.strip()
-    return message.splitlines()[-1] if message else f"exit status {result.returncode}"
+    return (last_lines(result.stdout, 1) or last_lines(result.stderr, 1) or [f"exit status {result.returncode}"])[0]
 
 
 def realm_problem(name: str) -> str | None:

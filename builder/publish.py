@@ -91,7 +91,7 @@ def plan(settings: Settings, engine: Engine) -> Plan:
     image = settings.image.refs[0]
     found = engine.image(image)
     if found is None:
-        raise UserError(f"image {image}: not built yet. Run `make build` first, then publish.")
+        raise UserError(f"image {image}: not built yet. Run `ee-builder build` first, then publish.")
     return Plan(image, found.id, settings.publish.repository, tags_for(settings, git_facts(settings.root)))
 
 

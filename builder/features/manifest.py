@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import probes
 from .composition import Composition, Feature, Inputs
 
-MANIFEST = "/usr/share/ee-builder/manifest.json"  # probe.py reads it back for inspect
-PROBE = Path(__file__).resolve().parents[1] / "probe.py"
+MANIFEST = "/usr/share/ee-builder/manifest.json"  # probes/image.py reads it back for inspect
 
 
 class Manifest(Feature):
     def apply(self, comp: Composition, inputs: Inputs) -> None:
-        probe = comp.add_existing("ee-builder/probe", PROBE)
+        probe = comp.add_existing("ee-builder/probe", probes.path("image"))
         comp.append["final"] += [
             f"COPY {probe} /tmp/ee-builder-probe.py",
             f"RUN mkdir -p {Path(MANIFEST).parent} && $PYCMD /tmp/ee-builder-probe.py --manifest > {MANIFEST} "

@@ -32,7 +32,7 @@ def test_engine_not_running(tmp_path):
     project = project_with(tmp_path, "engine:\n  url: unix:///tmp/ee-builder-no-engine.sock\n")
     output = failed(ee_builder("inspect", "anything:latest", cwd=project))
     assert "container engine (docker) at unix:///tmp/ee-builder-no-engine.sock is not answering" in output
-    assert "make engine" in output
+    assert "start it with `dockerd &`" in output
 
 
 def test_base_image_absent_and_not_buildable(tmp_path, engine):
