@@ -12,7 +12,7 @@ from .cache import cache_dir
 from .features import FEATURES, wheel_cache as wheel_cache_feature
 from .engine import Engine
 from .errors import BuildFailed
-from .inspect import Summary, inspect
+from .summary import Summary, summarize
 from .report import Reporter
 from .settings import Settings
 
@@ -65,7 +65,7 @@ def build(settings: Settings, engine: Engine, reporter: Reporter, nocache: bool 
         raise
     reporter.build_done()
     keep_wheels(settings, engine, result.stages.get("builder"), reporter)
-    summary = inspect(engine, result.image_id)
+    summary = summarize(engine, result.image_id)
     failed = [check.detail for feature in FEATURES if feature.applies(settings)
               for check in feature.image_checks(summary) if not check.ok]
     if failed:

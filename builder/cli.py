@@ -1,4 +1,5 @@
-"""``ee-builder``: a thin click CLI over the build, context and inspect jobs."""
+"""``ee-builder``: a thin click CLI over the jobs (build, summary, doctor, gate, publish, awx, krb5).
+Each command is ``<name>_command``; the modules keep their own names."""
 from __future__ import annotations
 
 import json
@@ -9,17 +10,14 @@ from pathlib import Path
 
 import click
 
-from . import awx, files, krb5 as krb5_config, references, settings as settings_file, yamlfile
-from . import doctor as doctor_job, gate, publish as publish_job
-from .build import build as run_build, prepare
+from . import awx, build, doctor, files, gate, krb5, publish, references, settings, summary, yamlfile
 from .engine import Engine
 from .errors import UserError
-from .inspect import inspect as inspect_image
 from .report import Reporter
 
 
-def _settings(path: str, engine: str | None) -> settings_file.Settings:
-    loaded = settings_file.load(Path(path))
+def _settings(path: str, engine: str | None) -> settings.Settings:
+    loaded = settings.load(Path(path))
     if engine:
         loaded = replace(loaded, engine=replace(loaded.engine, type=engine, url=None))
     return loaded
@@ -29,7 +27,7 @@ def _engine(settings_path: str, engine: str | None) -> Engine:
     """The engine the settings name, if there are settings here; commands on any image work without."""
     if Path(settings_path).exists():
         return Engine(_settings(settings_path, engine).engine)
-    return Engine(settings_file.Engine(type=engine or "docker"))
+    return Engine(settings.EngineSettings(type=engine or "docker"))
 
 
 def _image(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -47,7 +45,7 @@ def _named(param: click.Parameter) -> str:
     return param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
 
 
-settings_option = click.option("--settings", "-s", "settings_path", default=settings_file.DEFAULT_FILE,
+settings_option = click.option("--settings", "-s", "settings_path", default=settings.DEFAULT_FILE,
                                show_default=True, help="ee-builder settings file.")
 engine_option = click.option("--engine", type=click.Choice(["docker", "podman"]),
                              help="Container engine (overrides engine.type).")
@@ -58,24 +56,24 @@ def cli() -> None:
     """Compose, build and inspect AWX Execution Environments."""
 
 
-@cli.command()
+@cli.command(name="build")
 @settings_option
 @engine_option
 @click.option("--no-cache", is_flag=True, help="Ignore the engine's layer cache.")
 @click.option("--verbose", "-v", is_flag=True, help="Show the output of every build step.")
-def build(settings_path: str, engine: str | None, no_cache: bool, verbose: bool) -> None:
+def build_command(settings_path: str, engine: str | None, no_cache: bool, verbose: bool) -> None:
     """Compose the definition, build the image and print its summary."""
     reporter = Reporter(verbose=verbose)
-    settings = _settings(settings_path, engine)
-    summary = run_build(settings, Engine(settings.engine), reporter, nocache=no_cache)
-    reporter.summary(summary, title=f"built {summary.image} in {reporter.elapsed():.0f}s")
+    loaded = _settings(settings_path, engine)
+    built = build.build(loaded, Engine(loaded.engine), reporter, nocache=no_cache)
+    reporter.summary(built, title=f"built {built.image} in {reporter.elapsed():.0f}s")
 
 
-@cli.command()
+@cli.command(name="context")
 @settings_option
-def context(settings_path: str) -> None:
+def context_command(settings_path: str) -> None:
     """Compose the definition and write context/ (ansible-builder create) without building."""
-    prepare(_settings(settings_path, None), Reporter())
+    build.prepare(_settings(settings_path, None), Reporter())
 
 
 @cli.command(name="inspect")
@@ -85,19 +83,19 @@ def context(settings_path: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def inspect_command(image: str, settings_path: str, engine: str | None, as_json: bool) -> None:
     """Summarise any IMAGE: versions, collections, user, entrypoint, labels, size."""
-    summary = inspect_image(_engine(settings_path, engine), image)
+    found = summary.summarize(_engine(settings_path, engine), image)
     if as_json:
-        click.echo(summary.to_json())
+        click.echo(found.to_json())
     else:
-        Reporter().summary(summary, title=image)
+        Reporter().summary(found, title=image)
 
 
-@cli.command()
+@cli.command(name="doctor")
 @click.argument("image", callback=_image)
 @click.option("--host", required=True, help="The Windows host's FQDN (as the job's inventory names it).")
 @click.option("--user", required=True, help="user@REALM, as in the AWX machine credential.")
 @click.option("--port", default=5985, show_default=True, type=int, help="WinRM port (5985 HTTP, 5986 HTTPS).")
-@click.option("--password-env", default=doctor_job.PASSWORD_ENV, show_default=True,
+@click.option("--password-env", default=doctor.PASSWORD_ENV, show_default=True,
               help="Environment variable holding the password (asked for when unset).")
 @click.option("--krb5-conf", type=click.Path(exists=True, dir_okay=False, readable=True),
               help="Mount this krb5.conf at /etc/krb5.conf instead of the image's own (as a ConfigMap would).")
@@ -108,7 +106,7 @@ def inspect_command(image: str, settings_path: str, engine: str | None, as_json:
               help="HTTPS certificate validation for win_ping.")
 @settings_option
 @engine_option
-def doctor(image: str, host: str, user: str, port: int, password_env: str, krb5_conf: str | None,
+def doctor_command(image: str, host: str, user: str, port: int, password_env: str, krb5_conf: str | None,
            add_hosts: tuple[str, ...], network: str, cert_validation: str, settings_path: str,
            engine: str | None) -> None:
     """Check Kerberos to a Windows host from inside IMAGE: krb5.conf, kinit, DNS, KDC, clock,
@@ -123,7 +121,7 @@ def doctor(image: str, host: str, user: str, port: int, password_env: str, krb5_
     reporter = Reporter()
     reporter.say(f"checking Kerberos to {host}:{port} as {user} from inside {image}")
     mounts = {str(Path(krb5_conf).resolve()): "/etc/krb5.conf"} if krb5_conf else None
-    diagnosis = doctor_job.run(_engine(settings_path, engine), image, host, user, password, port, network=network,
+    diagnosis = doctor.run(_engine(settings_path, engine), image, host, user, password, port, network=network,
                                hosts=hosts, mounts=mounts, cert_validation=cert_validation)
     reporter.diagnosis(diagnosis, title=f"doctor: {image} -> {host}:{port}")
     if not diagnosis.ok:
@@ -134,14 +132,14 @@ def doctor(image: str, host: str, user: str, port: int, password_env: str, krb5_
 @click.argument("image", required=False, callback=_image)
 @settings_option
 @engine_option
-def check_command(image: str | None, settings_path: str, engine: str | None) -> None:
+def gate_command(image: str | None, settings_path: str, engine: str | None) -> None:
     """The gate before publishing: non-root, kinit, WinRM encryption, and no secret material
     (private keys, keytabs, known passwords and tokens) in any layer or history entry.
     IMAGE defaults to the settings' image."""
     reporter = Reporter()
     image = image or _settings(settings_path, engine).image.refs[0]
     reporter.say(f"checking {image}: probing it, then reading every layer")
-    verdict = gate.check(_engine(settings_path, engine), image)
+    verdict = gate.judge(_engine(settings_path, engine), image)
     reporter.verdict(verdict)
     if not verdict.ok:
         raise SystemExit(1)
@@ -154,8 +152,8 @@ def check_command(image: str | None, settings_path: str, engine: str | None) -> 
 def publish_command(settings_path: str, engine: str | None, dry_run: bool) -> None:
     """Gate the built image, push it to publish.repository under publish.tags, print the digest."""
     reporter = Reporter()
-    settings = _settings(settings_path, engine)
-    published = publish_job.publish(settings, Engine(settings.engine), reporter, dry_run)
+    loaded = _settings(settings_path, engine)
+    published = publish.publish(loaded, Engine(loaded.engine), reporter, dry_run)
     if published:
         reporter.say(f"published {published.by_digest} in {reporter.elapsed():.0f}s")
 
@@ -170,14 +168,14 @@ def awx_group() -> None:
 @click.option("--image", callback=_image, help="Image reference (default: the digest `ee-builder publish` recorded).")
 @click.option("--output", "-o", "output_dir", default="awx", show_default=True, type=click.Path(file_okay=False),
               help="Directory for the files.")
-def awx_objects(settings_path: str, image: str | None, output_dir: str) -> None:
+def awx_objects_command(settings_path: str, image: str | None, output_dir: str) -> None:
     """Write the execution environment, container group (pod spec) and krb5 ConfigMap as an
     awx.awx playbook, AWX API requests and Kubernetes YAML, referencing the image by digest."""
-    settings = _settings(settings_path, None)
-    image = image or publish_job.recorded(settings).by_digest
-    krb5_conf = krb5_config.render(settings.kerberos) if settings.kerberos else None
+    loaded = _settings(settings_path, None)
+    image = image or publish.recorded(loaded).by_digest
+    krb5_conf = krb5.render(loaded.kerberos) if loaded.kerberos else None
     out = Path(output_dir)
-    written = awx.objects(settings, image, krb5_conf)  # before the folder: a failure leaves nothing behind
+    written = awx.objects(loaded, image, krb5_conf)  # before the folder: a failure leaves nothing behind
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -187,15 +185,15 @@ def awx_objects(settings_path: str, image: str | None, output_dir: str) -> None:
         click.echo(f"wrote {out / name}")
 
 
-@cli.group()
-def krb5() -> None:
+@cli.group(name="krb5")
+def krb5_group() -> None:
     """Render krb5.conf from the kerberos: settings, or check any krb5.conf."""
 
 
 FORMATS = ("conf", "configmap", "pod-spec", "isolation-path")
 
 
-@krb5.command()
+@krb5_group.command(name="render")
 @settings_option
 @click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="conf", show_default=True,
               help="conf: krb5.conf itself (baked at /etc/krb5.conf); configmap: it as a Kubernetes ConfigMap; "
@@ -207,18 +205,18 @@ FORMATS = ("conf", "configmap", "pod-spec", "isolation-path")
               help="ConfigMap name.")
 @click.option("--image", callback=_image, help="Image for the pod spec (default: the first of image.name:tags).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
-def render(settings_path: str, fmt: str, namespace: str, configmap_name: str, image: str | None,
+def krb5_render_command(settings_path: str, fmt: str, namespace: str, configmap_name: str, image: str | None,
            output: str | None) -> None:
     """Render krb5.conf from the kerberos: section of the settings, or an object that carries it."""
-    settings = _settings(settings_path, None)
-    if settings.kerberos is None:
-        raise UserError(f"{settings.path}: no kerberos: section. Expected default_realm and realms, "
+    loaded = _settings(settings_path, None)
+    if loaded.kerberos is None:
+        raise UserError(f"{loaded.path}: no kerberos: section. Expected default_realm and realms, "
                         f"see the README's Kerberos settings.")
-    text = krb5_config.render(settings.kerberos)
+    text = krb5.render(loaded.kerberos)
     if fmt == "configmap":
         text = yamlfile.dump(awx.krb5_configmap(text, configmap_name, namespace))
     elif fmt == "pod-spec":
-        pod = awx.container_group_pod_spec(image or settings.image.refs[0], namespace, configmap_name)
+        pod = awx.container_group_pod_spec(image or loaded.image.refs[0], namespace, configmap_name)
         text = yamlfile.dump(pod)
     elif fmt == "isolation-path":
         text = json.dumps(awx.isolation_paths()) + "\n"
@@ -228,15 +226,15 @@ def render(settings_path: str, fmt: str, namespace: str, configmap_name: str, im
         click.echo(text, nl=False)
 
 
-@krb5.command()
+@krb5_group.command(name="check")
 @click.argument("path", type=click.Path(dir_okay=False))
-def check(path: str) -> None:
+def krb5_check_command(path: str) -> None:
     """Check an existing krb5.conf for the pitfalls of Kerberos in AWX job containers."""
     text = files.read_text(path, "krb5.conf")
-    findings = krb5_config.check(text)
-    unreadable = krb5_config.mit_error(text)
+    findings = krb5.lint(text)
+    unreadable = krb5.mit_error(text)
     if unreadable:
-        findings.append(krb5_config.Finding(0, f"MIT krb5 cannot read this file: {unreadable}",
+        findings.append(krb5.Finding(0, f"MIT krb5 cannot read this file: {unreadable}",
                                             "Fix its syntax: [section] lines, key = value, key = { … } blocks"))
     for finding in findings:
         click.echo(f"{path}:{finding.line}: {finding.message}" if finding.line else f"{path}: {finding.message}")

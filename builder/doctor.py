@@ -113,7 +113,7 @@ def _judge(name: str, rc: int, output: str) -> Check:
         if rc != 0:
             return Check(name, False, output, "no /etc/krb5.conf in the image",
                          "build with a kerberos: section or mount the ConfigMap at /etc/krb5.conf")
-        findings = krb5.check(output)
+        findings = krb5.lint(output)
         if not findings:
             return Check(name, True, "no known pitfalls")
         return Check(name, False, "; ".join(f"line {f.line}: {f.problem}" if f.line else f.problem for f in findings),
@@ -137,9 +137,7 @@ def _judge(name: str, rc: int, output: str) -> Check:
 def run(engine: Engine, image: str, host: str, user: str, password: str, port: int = 5985,
         network: str | None = "host", hosts: dict[str, str] | None = None,
         mounts: dict[str, str] | None = None, cert_validation: str = "validate") -> Diagnosis:
-    if engine.image(image) is None:
-        raise UserError(f"image {image}: not found in the {engine.kind} engine at {engine.where}. "
-                        f"Expected a local image (build it with `ee-builder build`, or pull it).")
+    engine.require(image)
     environment = {"EE_DOCTOR_HOST": host, "EE_DOCTOR_USER": user, "EE_DOCTOR_PORT": str(port),
                    PASSWORD_ENV: password,
                    "EE_DOCTOR_CERT_VALIDATION": cert_validation, "ANSIBLE_NOCOLOR": "1"}

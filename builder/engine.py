@@ -2,11 +2,9 @@
 Docker-compatible socket). All engine I/O goes through ``Engine``."""
 from __future__ import annotations
 
-import collections
 import io
 import json
 import os
-import re
 import resource
 import shutil
 import tarfile
@@ -20,35 +18,37 @@ import docker.errors
 import docker.types
 import requests
 
-from .errors import BuildFailed, UserError
-from .settings import Engine as EngineSettings
+from .build_stream import BuildEvent, BuildResult, BuildStream
+from .errors import UserError
+from .settings import EngineSettings
 
 # How long a build step may print nothing before we give up on the engine: compiling a large C
 # extension or a user's silent step can take many minutes.
 SILENT_STEP_LIMIT = 3600
 PODMAN_SOCKETS = ("unix:///run/podman/podman.sock",
                   f"unix:///run/user/{os.getuid()}/podman/podman.sock")
-_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
-_STEP_PODMAN = re.compile(r"^\[(\d+)/(\d+)\] STEP (\d+)/(\d+): (.*)$")
-_FROM = re.compile(r"^FROM \S+ (?:AS|as) (\S+)")
-# The image a step produced: " ---> 0123abcd4567" (Docker), "--> 0123abcd456" (Podman).
-_LAYER = re.compile(r"^\s*-{2,3}> (?:Using cache )?([0-9a-f]{10,64})$")
 
 
 @dataclass(frozen=True)
-class BuildEvent:
-    """One thing the engine reported: a new step, a cache hit, a step's resulting layer, or a
-    line of step output. For "cached" and "layer", ``text`` is the image ID when the engine says it."""
-    kind: str  # "step" | "cached" | "layer" | "output"
-    text: str
-    number: int = 0
-    total: int = 0
+class Image:
+    """What the engine says about an image (its inspect), without the SDK object behind it."""
+    id: str
+    tags: tuple[str, ...]
+    size: int
+    created: str
+    user: str            # "" when unset (root)
+    entrypoint: tuple[str, ...]
+    cmd: tuple[str, ...]
+    labels: dict[str, str]
+    env: tuple[str, ...]
 
-
-@dataclass(frozen=True)
-class BuildResult:
-    image_id: str
-    stages: dict[str, str]  # stage name -> the image its last step produced
+    @classmethod
+    def from_inspect(cls, attrs: dict) -> Image:
+        config = attrs.get("Config") or {}
+        return cls(id=attrs["Id"], tags=tuple(attrs.get("RepoTags") or ()), size=attrs.get("Size", 0),
+                   created=attrs.get("Created", ""), user=config.get("User") or "",
+                   entrypoint=tuple(config.get("Entrypoint") or ()), cmd=tuple(config.get("Cmd") or ()),
+                   labels=dict(config.get("Labels") or {}), env=tuple(config.get("Env") or ()))
 
 
 def _url(settings: EngineSettings) -> str | None:
@@ -78,20 +78,20 @@ class Engine:
         self.kind = settings.type
         self.where = where
 
-    def image(self, ref: str):
+    def image(self, ref: str) -> Image | None:
         """The image, or None when the engine does not have it."""
         try:
-            return self.client.images.get(ref)
+            return Image.from_inspect(self.client.api.inspect_image(ref))
         except docker.errors.ImageNotFound:
             return None
         except (docker.errors.APIError, docker.errors.NullResource) as err:
             raise UserError(f"image {ref!r}: the {self.kind} engine refuses the reference: {_reason(err)}. "
                             f"Expected a lowercase image reference or ID.") from None
 
-    def pull(self, ref: str) -> str | None:
+    def pull(self, ref: str, auth: dict[str, str] | None = None) -> str | None:
         """Pull ``ref``; return None on success, else the engine's reason."""
         try:
-            self.client.images.pull(ref)
+            self.client.images.pull(ref, auth_config=auth)
             return None
         except (docker.errors.APIError, requests.exceptions.RequestException) as err:
             return _reason(err)
@@ -108,49 +108,39 @@ class Engine:
         except (docker.errors.APIError, ValueError, IndexError, KeyError) as err:
             raise UserError(f"engine refused to import {tarball} as {ref}: {_reason(err)}") from None
 
+    def require(self, ref: str) -> Image:
+        """The image, or a UserError saying it is not there and how to get it."""
+        found = self.image(ref)
+        if found is None:
+            raise UserError(f"image {ref}: not found in the {self.kind} engine at {self.where}. Expected a local "
+                            f"image name or ID (build it with `ee-builder build`, or pull it).")
+        return found
+
+    def history(self, ref: str) -> list[str]:
+        """The command behind each history entry of the image, oldest last (as the engine lists them)."""
+        return [entry.get("CreatedBy", "") for entry in self.client.api.history(ref)]
+
+    def remove(self, ref: str, force: bool = False) -> None:
+        """Remove the image or tag ``ref``; nothing when it is not there."""
+        try:
+            self.client.images.remove(ref, force=force)
+        except docker.errors.ImageNotFound:
+            pass
+
     def build(self, context: Path, dockerfile: str, buildargs: dict[str, str], labels: dict[str, str],
               nocache: bool, on_event: Callable[[BuildEvent], None]) -> BuildResult:
         """Build without tagging; tags are added by the caller on success only, so a failed build
-        leaves every existing tag where it was. The result also names each stage's image, read from
-        the build's own output (another build could pick other cached layers for the same steps)."""
-        tail: collections.deque[str] = collections.deque(maxlen=40)
-        step = None
-        image_id = None
-        stage, stages = None, {}
-        stream = self.client.api.build(path=str(context), dockerfile=dockerfile, buildargs=buildargs,
+        leaves every existing tag where it was."""
+        stream = BuildStream(on_event)
+        chunks = self.client.api.build(path=str(context), dockerfile=dockerfile, buildargs=buildargs,
                                        labels=labels or None, nocache=nocache, rm=True, forcerm=True,
                                        pull=False, decode=True, timeout=SILENT_STEP_LIMIT)
         try:
-            for chunk in stream:
-                if "error" in chunk:
-                    message = chunk.get("errorDetail", {}).get("message") or chunk["error"]
-                    raise BuildFailed(f"build step failed: {step or '(before the first step)'}\n"
-                                      f"  engine says: {message.strip()}", step=step, tail=list(tail))
-                if "aux" in chunk and "ID" in chunk["aux"]:
-                    image_id = chunk["aux"]["ID"]
-                for line in chunk.get("stream", "").splitlines():
-                    event = _parse(line)
-                    if event is None:
-                        continue
-                    if event.kind == "step":
-                        step = f"[{event.number}/{event.total}] {event.text}"
-                        tail.clear()
-                        if found := _FROM.match(event.text):
-                            stage = found.group(1)
-                    elif event.kind in ("layer", "cached") and event.text and stage:
-                        stages[stage] = event.text
-                    elif event.kind == "output":
-                        tail.append(event.text)
-                        if image_id is None and (found := re.match(r"^Successfully built ([0-9a-f]+)$", event.text)):
-                            image_id = found.group(1)
-                    on_event(event)
+            for chunk in chunks:
+                stream.feed(chunk)
         except requests.exceptions.RequestException as err:
-            raise BuildFailed(f"lost the engine during the build at {step}: {_reason(err)}", step=step,
-                              tail=list(tail)) from None
-        if image_id is None:
-            raise BuildFailed(f"the engine ended the build without an image (last step: {step})", step=step,
-                              tail=list(tail))
-        return BuildResult(image_id, stages)
+            raise stream.failed(f"lost the engine during the build at {stream.step}: {_reason(err)}") from None
+        return stream.result()
 
     def tag(self, image_id: str, refs: list[str]) -> None:
         image = self.client.images.get(image_id)
@@ -245,9 +235,6 @@ class Engine:
             container.remove(force=True)
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
 class _Reader(io.RawIOBase):
     """A file object over the chunk iterator docker-py returns for archives."""
 
@@ -266,24 +253,6 @@ class _Reader(io.RawIOBase):
         size = min(len(target), len(self._buffer))
         target[:size], self._buffer = self._buffer[:size], self._buffer[size:]
         return size
-
-
-def _parse(line: str) -> BuildEvent | None:
-    line = _ANSI.sub("", line).rstrip()
-    if not line:
-        return None
-    if m := _STEP.match(line):
-        return BuildEvent("step", m.group(3), int(m.group(1)), int(m.group(2)))
-    if m := _STEP_PODMAN.match(line):
-        return BuildEvent("step", m.group(5), int(m.group(3)), int(m.group(4)))
-    if m := _LAYER.match(line):
-        # Podman names the cached layer on the same line; Docker names it on the next one.
-        return BuildEvent("cached" if "Using cache" in line else "layer", m.group(1))
-    if line.strip() in ("---> Using cache", "--> Using cache"):
-        return BuildEvent("cached", "")
-    if line.startswith(" ---> ") or line.startswith("Removing intermediate container"):
-        return None
-    return BuildEvent("output", line)
 
 
 def _reason(err: Exception) -> str:

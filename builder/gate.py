@@ -28,7 +28,7 @@ import yaml
 
 from .engine import Engine
 from .features import FEATURES
-from .inspect import Summary, inspect
+from .summary import Summary, summarize
 from .secrets import assignments, is_secret_name, is_set, mask
 
 # A PEM block, not just its header: libraries (gnutls, cryptography) contain the header as a constant.
@@ -286,8 +286,8 @@ def scan_archive(stream: IO[bytes], secrets: list[Secret]) -> list[Leak]:
     return leaks + scan_config(config, secrets)
 
 
-def check(engine: Engine, image: str, secrets: list[Secret] | None = None) -> Verdict:
-    summary: Summary = inspect(engine, image)  # also: a clear error when the image is absent
+def judge(engine: Engine, image: str, secrets: list[Secret] | None = None) -> Verdict:
+    summary: Summary = summarize(engine, image)  # also: a clear error when the image is absent
     verdict = Verdict(image)
     user = summary.user.split(":")[0]  # USER may be user:group
     verdict.checks.append(("runs as non-root", user not in ("root (unset)", "0", "root"), f"USER {summary.user}"))
@@ -305,9 +305,9 @@ def check(engine: Engine, image: str, secrets: list[Secret] | None = None) -> Ve
 def _config(engine: Engine, image: str) -> dict:
     """The image's config in the shape of its ``docker save`` document, from the engine's inspect
     and history: known before the export streams, so its values are looked for in every layer."""
-    found = engine.image(image)
-    return {"config": found.attrs.get("Config") or {},
-            "history": [{"created_by": entry.get("CreatedBy", "")} for entry in found.history()]}
+    found = engine.require(image)
+    return {"config": {"Env": list(found.env), "Labels": found.labels},
+            "history": [{"created_by": created_by} for created_by in engine.history(image)]}
 
 
 def _distinct(secrets: list[Secret]) -> list[Secret]:

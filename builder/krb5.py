@@ -162,7 +162,7 @@ class Finding:
         return f"{self.problem}. {self.fix}."
 
 
-def check(text: str) -> list[Finding]:
+def lint(text: str) -> list[Finding]:
     """Pitfalls in a krb5.conf, each with its line and what to do."""
     sections = _parse(text)
     libdefaults = {key: (value, line) for key, value, line in sections.get("libdefaults", [])}

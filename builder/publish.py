@@ -99,7 +99,7 @@ def publish(settings: Settings, engine: Engine, reporter: Reporter, dry_run: boo
     target = plan(settings, engine)
     reporter.say(f"{target.image} ({target.image_id[:19]}) -> {', '.join(target.refs)}")
     reporter.say("gate: probing the image and reading every layer")
-    verdict = gate.check(engine, target.image)
+    verdict = gate.judge(engine, target.image)
     reporter.verdict(verdict)
     if not verdict.ok:
         raise UserError(f"publish: {target.image} refused by the gate; nothing was pushed.")

@@ -10,7 +10,7 @@ from rich.table import Table
 from .doctor import Diagnosis
 from .gate import Verdict
 from .engine import BuildEvent
-from .inspect import Summary
+from .summary import Summary
 from .secrets import mask
 
 

@@ -293,7 +293,7 @@ class Build:
 
 
 @dataclass(frozen=True)
-class Engine:
+class EngineSettings:
     type: str = "docker"
     url: str | None = None
 
@@ -329,7 +329,7 @@ class Settings:
     definition: Definition
     base: Base
     image: Image = field(default_factory=Image)
-    engine: Engine = field(default_factory=Engine)
+    engine: EngineSettings = field(default_factory=EngineSettings)
     build: Build = field(default_factory=Build)
     trust: Trust = field(default_factory=Trust)
     collections: Collections = field(default_factory=Collections)

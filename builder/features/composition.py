@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:
     from ..collection_sources import Artifact
     from ..definition import Definition
-    from ..inspect import Summary
+    from ..summary import Summary
     from ..settings import Settings
 
 STAGES = ("base", "galaxy", "builder", "final")

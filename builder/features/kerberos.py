@@ -16,7 +16,7 @@ from ..errors import UserError
 from .composition import Composition, Feature, ImageCheck, Inputs
 
 if TYPE_CHECKING:
-    from ..inspect import Summary
+    from ..summary import Summary
 
 KRB5_CONF = "/etc/krb5.conf"
 # bindep lines: one definition serves both base families.

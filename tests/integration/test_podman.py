@@ -5,7 +5,7 @@ import json
 import subprocess
 
 from builder.engine import Engine
-from builder.inspect import inspect
+from builder.summary import summarize
 from builder.settings import Engine as EngineSettings
 from tests.integration.conftest import ee_builder, project_settings, project_with
 
@@ -20,7 +20,7 @@ def test_build_and_inspect_with_podman(tmp_path, built):
     assert "with podman" in output
     podman = Engine(EngineSettings(type="podman"))
     try:
-        summary = inspect(podman, IMAGE)
+        summary = summarize(podman, IMAGE)
         assert summary.probe_error is None, summary.probe_error
         assert (summary.ansible_core, summary.ansible_runner) == ("2.19.14", "2.4.3")
         assert summary.winrm_encryption is True and summary.kinit == "/usr/bin/kinit"

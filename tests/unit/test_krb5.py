@@ -50,7 +50,7 @@ def test_render_has_what_windows_needs(project):
 
 
 def test_rendered_file_passes_the_checker(project):
-    assert krb5.check(krb5.render(load(project, KERBEROS).kerberos)) == []
+    assert krb5.lint(krb5.render(load(project, KERBEROS).kerberos)) == []
 
 
 BAD = """\
@@ -69,8 +69,8 @@ BAD = """\
 
 
 def test_checker_names_every_pitfall_with_its_line():
-    findings = {(f.line, f.problem.split(" ")[0]) for f in krb5.check(BAD)}
-    messages = " | ".join(f.message for f in krb5.check(BAD))
+    findings = {(f.line, f.problem.split(" ")[0]) for f in krb5.lint(BAD)}
+    messages = " | ".join(f.message for f in krb5.lint(BAD))
     assert (2, "default_realm") in findings and "use AD.EXAMPLE.TEST" in messages
     assert (3, "default_ccache_name") in findings and "Use FILE:/tmp/krb5cc_%{uid}" in messages
     assert (6, "realm") in findings and "Rename it AD.EXAMPLE.TEST" in messages
@@ -80,7 +80,7 @@ def test_checker_names_every_pitfall_with_its_line():
 
 
 def test_checker_wants_a_default_realm():
-    assert krb5.check("[libdefaults]\n    rdns = false\n")[0].problem == "no default_realm in [libdefaults]"
+    assert krb5.lint("[libdefaults]\n    rdns = false\n")[0].problem == "no default_realm in [libdefaults]"
 
 
 def test_check_command_exit_codes(tmp_path):

@@ -77,7 +77,7 @@ REPORTER = SimpleNamespace(say=lambda message: None, verdict=lambda verdict: Non
 
 @pytest.fixture
 def gate_passes(monkeypatch):
-    monkeypatch.setattr(publish_module.gate, "check", lambda engine, image: SimpleNamespace(ok=True))
+    monkeypatch.setattr(publish_module.gate, "judge", lambda engine, image: SimpleNamespace(ok=True))
 
 
 @pytest.mark.parametrize("before", [None, "sha256:other", "sha256:built"])

@@ -1,12 +1,10 @@
-"""Reading the engine's build stream: steps, cache hits, stage images, failures (with a fake API
-that replays what Docker's classic builder and Podman print)."""
+"""Reading the engine's build stream: steps, cache hits, stage images, failures (replaying what
+Docker's classic builder and Podman print)."""
 from __future__ import annotations
-
-from types import SimpleNamespace
 
 import pytest
 
-from builder.engine import Engine
+from builder.build_stream import BuildStream
 from builder.errors import BuildFailed
 
 DOCKER = [
@@ -27,16 +25,12 @@ PODMAN = [
 ]
 
 
-def engine_replaying(chunks) -> Engine:
-    engine = Engine.__new__(Engine)
-    engine.client = SimpleNamespace(api=SimpleNamespace(build=lambda **kwargs: iter(chunks)))
-    return engine
-
-
 def run(chunks):
     events = []
-    result = engine_replaying(chunks).build(None, "Containerfile", {}, {}, False, events.append)
-    return result, events
+    stream = BuildStream(events.append)
+    for chunk in chunks:
+        stream.feed(chunk)
+    return stream.result(), events
 
 
 def test_docker_stream():

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 from . import probes
 from .engine import Engine
-from .errors import UserError, last_lines
+from .errors import last_lines
 
 
 @dataclass
@@ -45,16 +45,13 @@ class Summary:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
 
-def inspect(engine: Engine, ref: str) -> Summary:
-    image = engine.image(ref)
-    if image is None:
-        raise UserError(f"image {ref}: not found in the {engine.kind} engine at {engine.where}. "
-                        f"Expected a local image name or ID (build it with `ee-builder build`, or pull it).")
-    config = image.attrs.get("Config") or {}
+def summarize(engine: Engine, ref: str) -> Summary:
+    """What ``ref`` holds: the engine's facts, and the probe's from inside a throw-away container."""
+    image = engine.require(ref)
     summary = Summary(
-        image=ref, id=image.id, tags=list(image.tags), size_mb=round(image.attrs.get("Size", 0) / 1e6, 1),
-        created=image.attrs.get("Created", ""), user=config.get("User") or "root (unset)",
-        entrypoint=config.get("Entrypoint") or [], cmd=config.get("Cmd") or [], labels=config.get("Labels") or {},
+        image=ref, id=image.id, tags=list(image.tags), size_mb=round(image.size / 1e6, 1), created=image.created,
+        user=image.user or "root (unset)", entrypoint=list(image.entrypoint), cmd=list(image.cmd),
+        labels=dict(image.labels),
     )
     rc, output = engine.run(image.id, ["-c", probes.source("image")], entrypoint=["python3"])
     lines = output.strip().splitlines()
