@@ -51,7 +51,19 @@ engine_option = click.option("--engine", type=click.Choice(["docker", "podman"])
                              help="Container engine (overrides engine.type).")
 
 
-@click.group()
+class _Commands(click.Group):
+    """Turns a UserError from any command into its message and exit status 2, here rather than
+    in main(), so that the tests' in-process runs (click's CliRunner) see what users see."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as err:
+            click.echo(f"ee-builder: error: {err}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Commands)
 def cli() -> None:
     """Compose, build and inspect AWX Execution Environments."""
 
@@ -245,16 +257,14 @@ def krb5_check_command(path: str) -> None:
 
 def main() -> None:
     try:
-        cli(standalone_mode=False)
-    except UserError as err:
-        click.echo(f"ee-builder: error: {err}", err=True)
-        sys.exit(2)
+        code = cli(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("ee-builder: aborted", err=True)
         sys.exit(130)
     except click.ClickException as err:
         err.show()
         sys.exit(err.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
