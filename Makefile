@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 SETTINGS ?= ee-builder.yml
 PYTEST_ARGS ?=
 
-.PHONY: build context publish ci test test-host unit bench inspect host engine venv venv-test clean \
+.PHONY: build context publish ci test test-host test-settings unit bench inspect host engine venv venv-test clean \
 	cluster-up cluster-down cluster-status
 
 build: host venv
@@ -17,18 +17,26 @@ build: host venv
 context: venv
 	$(BIN)/ee-builder context --settings $(SETTINGS)
 
-# Gate the built image and push it to publish.repository (the local test registry by default:
-# `make cluster-up` first, and EE_REGISTRY_USERNAME/EE_REGISTRY_PASSWORD or `docker login`).
+# Gate the built image and push it to publish.repository (uncomment publish: in ee-builder.yml
+# first; credentials from EE_REGISTRY_USERNAME/EE_REGISTRY_PASSWORD or `docker login`).
 publish: venv
 	$(BIN)/ee-builder publish --settings $(SETTINGS)
 
-# What the CI templates (ci-templates/) run, on this machine, publishing to the local TLS
-# registry of tests/cluster/ with its generated credentials.
-ci: build test
+# The test settings: ee-builder.yml publishing to the local test registry (tests/harness/settings.py),
+# written next to it so its relative paths hold; not committed.
+TEST_SETTINGS := ee-builder.test.yml
+
+test-settings: host venv-test
+	$(BIN)/python -m tests.harness.settings > $(TEST_SETTINGS)
+
+# What the CI templates (ci-templates/) run, on this machine, publishing with the test settings
+# to the local TLS registry of tests/harness/cluster/ with its generated credentials.
+ci: SETTINGS = $(TEST_SETTINGS)
+ci: test-settings build test
 	$(BIN)/ee-builder check --settings $(SETTINGS)
-	$(BIN)/python -m tests.cluster.localkube up
-	EE_REGISTRY_USERNAME=$$($(BIN)/python -m tests.cluster.localkube credential username) \
-	EE_REGISTRY_PASSWORD=$$($(BIN)/python -m tests.cluster.localkube credential password) \
+	$(BIN)/python -m tests.harness.cluster up
+	EE_REGISTRY_USERNAME=$$($(BIN)/python -m tests.harness.cluster credential username) \
+	EE_REGISTRY_PASSWORD=$$($(BIN)/python -m tests.harness.cluster credential password) \
 	  $(BIN)/ee-builder publish --settings $(SETTINGS)
 	$(BIN)/ee-builder awx objects --settings $(SETTINGS) -o awx
 
@@ -69,16 +77,16 @@ $(BIN)/.installed-test: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-# The local single-node Kubernetes and registry the tests use (tests/cluster/; KUBECONFIG and
-# registry credentials under /var/lib/ee-builder-cluster).
+# The local single-node Kubernetes and registry the tests use (tests/harness/cluster/; KUBECONFIG
+# and registry credentials under /var/lib/ee-builder-cluster).
 cluster-up: test-host venv-test
-	$(BIN)/python -m tests.cluster.localkube up
+	$(BIN)/python -m tests.harness.cluster up
 
 cluster-down: venv-test
-	$(BIN)/python -m tests.cluster.localkube down
+	$(BIN)/python -m tests.harness.cluster down
 
 cluster-status: venv-test
-	$(BIN)/python -m tests.cluster.localkube status
+	$(BIN)/python -m tests.harness.cluster status
 
 clean:
-	rm -rf context/_build context/Containerfile .ee-builder .pytest_cache
+	rm -rf context/_build context/Containerfile .ee-builder .pytest_cache $(TEST_SETTINGS)

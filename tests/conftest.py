@@ -1,12 +1,14 @@
 """Shared test helpers: project paths and writing small settings/definition files."""
 from __future__ import annotations
 
-import datetime
 import functools
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.harness import pki
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,16 +47,6 @@ KERBEROS_SETTINGS = f"""kerberos:
 
 @functools.cache
 def ca_pem() -> str:
-    """A real self-signed CA certificate in PEM (CA bundles must hold one to be accepted)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "ee-builder test CA")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
+    """A real CA certificate in PEM (CA bundles must hold one to be accepted)."""
+    with tempfile.TemporaryDirectory() as directory:
+        return pki.make_ca(Path(directory), "ee-builder test CA").read_text()

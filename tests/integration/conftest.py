@@ -15,10 +15,12 @@ import yaml
 from builder import krb5
 from builder.settings import Kerberos, Realm
 from builder.engine import Engine
-from builder.windows_target.target import EmulatedTarget, Target, real_host_from_env
 from builder.settings import Engine as EngineSettings
-from tests.cluster.localkube import REGISTRY
 from tests.conftest import ROOT
+from tests.harness.cluster import Cluster
+from tests.harness.cluster.registry import REGISTRY
+from tests.harness.settings import publishing
+from tests.harness.windows.target import EmulatedTarget, Target, real_host_from_env
 
 IMAGE = "localhost/awx-ee-kerberos:latest"
 
@@ -104,9 +106,8 @@ def rendered(target: Target, **changes) -> str:
 
 @pytest.fixture(scope="session")
 def cluster():
-    """The local single-node Kubernetes (tests/cluster/): brought up if it is not, taken down at
-    the end if this session brought it up."""
-    from tests.cluster.localkube import Cluster
+    """The local single-node Kubernetes (tests/harness/cluster/): brought up if it is not, taken
+    down at the end if this session brought it up."""
     local = Cluster()
     was_up = local.kubeconfig.exists() and local.status().get("kube-apiserver", "").startswith("running")
     local.up()
@@ -131,7 +132,7 @@ def publish(project, *args: str, password: str | None = None, cluster=None, **ex
 def settings_for(image: str, version: str, repository: str = REPOSITORY) -> str:
     text = project_settings(image.rsplit(":", 1)[0])
     text = text.replace("version: 0.1.0", f"version: {version}")
-    return text[:text.index("\npublish:")] + f"\npublish:\n  repository: {repository}\n  tags: [version]\n"
+    return publishing(text, repository, tags="[version]")
 
 
 def registry_digest(cluster, tag: str) -> str | None:

@@ -1,4 +1,4 @@
-"""The local Kubernetes (tests/cluster/) does what receptor's work-kubernetes needs: pods from the
+"""The local Kubernetes (tests/harness/cluster/) does what receptor's work-kubernetes needs: pods from the
 TLS + htpasswd registry with a pull secret, logs -f, attach with stdin, exec, OOMKilled and
 image-pull failures reported, deletion, and repeated down/up."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.cluster.localkube import REGISTRY
+from tests.harness.cluster.registry import REGISTRY
 from tests.integration.conftest import IMAGE
 
 BASE = "localhost/debian:bookworm"  # bootstrapped by `make build`; the smallest image we have

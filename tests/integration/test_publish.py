@@ -1,4 +1,4 @@
-"""Publishing to the local TLS + htpasswd registry (tests/cluster/): the pushed digest pulls back
+"""Publishing to the local TLS + htpasswd registry (tests/harness/cluster/): the pushed digest pulls back
 as the same image with its labels and manifest; wrong password, untrusted TLS and a registry that
 does not answer each fail clearly and leave published tags, and the local ones, where they were;
 the gate stops a leaky image before any push."""
@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.cluster.localkube import DOCKER_CERTS, REGISTRY
+from tests.harness.cluster.registry import DOCKER_CERTS, REGISTRY
 from tests.integration.conftest import REPOSITORY, project_with, publish, registry_digest, settings_for
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,8 @@ import pytest
 import yaml
 
 from builder.settings import Realm
-from builder.windows_target.target import EmulatedTarget, Target
+from tests.harness.windows.target import PLAYBOOKS, EmulatedTarget, Target
 from tests.integration.conftest import ee_builder, project_settings, project_with, rendered
-
-PLAYBOOKS = Path(__file__).resolve().parents[2] / "builder" / "windows_target" / "playbooks"
 
 
 @dataclasses.dataclass

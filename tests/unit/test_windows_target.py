@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from builder.errors import UserError
-from builder.windows_target import emulated_executor as executor
-from builder.windows_target.target import ENV_VARS, real_host_from_env
+from tests.harness.windows import TargetError, emulated_executor as executor
+from tests.harness.windows.target import ENV_VARS, real_host_from_env
 
 
 def encoded(script: str) -> list[str]:
@@ -53,7 +52,7 @@ def test_real_host_needs_every_variable(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     assert real_host_from_env() is None
     monkeypatch.setenv("WINRM_TEST_HOST", "web01.corp.test")
-    with pytest.raises(UserError, match="WINRM_TEST_USER, WINRM_TEST_PASSWORD, WINRM_TEST_REALM, WINRM_TEST_KDC not set"):
+    with pytest.raises(TargetError, match="WINRM_TEST_USER, WINRM_TEST_PASSWORD, WINRM_TEST_REALM, WINRM_TEST_KDC not set"):
         real_host_from_env()
     for name, value in (("WINRM_TEST_USER", "bob"), ("WINRM_TEST_PASSWORD", "pw"), ("WINRM_TEST_REALM", "CORP.TEST"),
                         ("WINRM_TEST_KDC", "dc1.corp.test")):

@@ -5,7 +5,7 @@ Command, Send, Receive, Signal, Delete, each answered with RelatesTo). Scripts g
 EMULATED executor (``emulated_executor``); every decoded script is logged as a JSON line so
 tests can assert what Ansible sent and who sent it.
 
-Run: ``python -m builder.windows_target.winrm_server --hostname winhost.example.test --port 5985
+Run: ``python -m tests.harness.windows.winrm_server --hostname winhost.example.test --port 5985
 --log winrm.jsonl`` with ``KRB5_KTNAME`` naming the service keytab.
 """
 from __future__ import annotations

@@ -7,7 +7,6 @@ k5test's K5Realm hands back its environment.
 """
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import subprocess
@@ -15,13 +14,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from .. import pki
+from . import TargetError
+from .kdc import MitKdc, SambaKdc, wait_listening
 
-from ..errors import UserError
-from .kdc import MitKdc, SambaKdc, _wait_listening
+# The WinRM server runs as `python -m tests.harness.windows.winrm_server` from the repository root.
+ROOT = Path(__file__).resolve().parents[3]
+PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"   # what the tests run against a target
 
 ENV_VARS = ("WINRM_TEST_HOST", "WINRM_TEST_USER", "WINRM_TEST_PASSWORD", "WINRM_TEST_REALM", "WINRM_TEST_KDC")
 
@@ -71,8 +70,8 @@ def real_host_from_env() -> Target | None:
         return None
     missing = [name for name, value in values.items() if not value]
     if missing:
-        raise UserError(f"real Windows host: {', '.join(missing)} not set. Expected all of {', '.join(ENV_VARS)} "
-                        f"(and optionally WINRM_TEST_CA), or none to use the emulated target.")
+        raise TargetError(f"real Windows host: {', '.join(missing)} not set. Expected all of {', '.join(ENV_VARS)} "
+                          f"(and optionally WINRM_TEST_CA), or none to use the emulated target.")
     realm = values["WINRM_TEST_REALM"]
     user = values["WINRM_TEST_USER"]
     return Target(hostname=values["WINRM_TEST_HOST"], realm=realm, kdc=values["WINRM_TEST_KDC"],
@@ -102,7 +101,8 @@ class EmulatedTarget:
         self.workdir.mkdir(parents=True, exist_ok=True)
         kdc = self._kdc.__enter__()
         try:
-            ca, cert, key = make_tls(self.workdir, self.hostname)
+            ca = pki.make_ca(self.workdir, "ee-builder WinRM test CA")
+            cert, key = pki.issue(self.workdir, "winrm", self.hostname, dns=(self.hostname,), server=True)
             log = self.workdir / "winrm.jsonl"
             log.write_text("")
             env = dict(os.environ, KRB5_KTNAME=str(kdc.keytab))
@@ -118,12 +118,12 @@ class EmulatedTarget:
     def _start(self, env: dict[str, str], port: int, log: Path, tls: list[str]) -> subprocess.Popen:
         output = (self.workdir / f"winrm-{port}.out").open("w")
         server = subprocess.Popen(
-            [sys.executable, "-m", "builder.windows_target.winrm_server", "--hostname", self.hostname,
+            [sys.executable, "-m", "tests.harness.windows.winrm_server", "--hostname", self.hostname,
              "--address", self.address, "--port", str(port), "--log", str(log), *tls],
-            env=env, stdout=output, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2])
+            env=env, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT)
         try:
-            _wait_listening(self.address, port, f"WinRM test server (log {output.name})")
-        except UserError:
+            wait_listening(self.address, port, f"WinRM test server (log {output.name})")
+        except TargetError:
             server.kill()
             raise
         return server
@@ -135,32 +135,3 @@ class EmulatedTarget:
         self._servers.clear()
         self._kdc.__exit__()
 
-
-def make_tls(directory: Path, hostname: str) -> tuple[Path, Path, Path]:
-    """A throw-away CA and a server certificate for ``hostname``: (ca.pem, cert.pem, key.pem)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ee-builder test CA")])
-    ca_cert = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-               .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
-               .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-               .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                            content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                            key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-               .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])).issuer_name(ca_name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    paths = directory / "ca.pem", directory / "winrm-cert.pem", directory / "winrm-key.pem"
-    paths[0].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    paths[2].chmod(0o600)
-    return paths

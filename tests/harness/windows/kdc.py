@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,7 +19,8 @@ from pathlib import Path
 
 import k5test
 
-from ..errors import UserError
+from ..net import listening
+from . import TargetError
 
 KDC_PORT = 88
 
@@ -63,7 +63,7 @@ class MitKdc:
         keytab = Path(self._realm.tmpdir) / "http.keytab"
         self._realm.extract_keytab(service, str(keytab))
         self._realm.start_kdc(["-T", str(self.time_offset)] if self.time_offset else None)
-        _wait_listening(self.address, self.port, "MIT KDC")
+        wait_listening(self.address, self.port, "MIT KDC")
         return Kdc(principal, password, keytab)
 
     def __exit__(self, *exc) -> None:
@@ -73,20 +73,18 @@ class MitKdc:
 
 
 def _port_free(address: str, port: int, what: str) -> None:
-    with socket.socket() as sock:
-        if sock.connect_ex((address, port)) == 0:
-            raise UserError(f"{what}: {address}:{port} is already in use. Expected it free: stop the other "
-                            f"KDC (e.g. a left-over krb5kdc or samba) first.")
+    if listening(address, port):
+        raise TargetError(f"{what}: {address}:{port} is already in use. Expected it free: stop the other "
+                          f"KDC (e.g. a left-over krb5kdc or samba) first.")
 
 
-def _wait_listening(address: str, port: int, what: str, timeout: float = 30) -> None:
+def wait_listening(address: str, port: int, what: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex((address, port)) == 0:
-                return
+        if listening(address, port):
+            return
         time.sleep(0.1)
-    raise UserError(f"{what}: nothing listens on {address}:{port} after {timeout:.0f}s.")
+    raise TargetError(f"{what}: nothing listens on {address}:{port} after {timeout:.0f}s.")
 
 
 class SambaKdc:
@@ -105,8 +103,8 @@ class SambaKdc:
 
     def __enter__(self) -> Kdc:
         if shutil.which("samba-tool") is None:
-            raise UserError("Samba AD DC mode: samba-tool not found. Expected the Debian packages samba-ad-dc "
-                            "samba-ad-provision python3-samba winbind (scripts/ensure-host samba installs them).")
+            raise TargetError("Samba AD DC mode: samba-tool not found. Expected the Debian packages samba-ad-dc "
+                              "samba-ad-provision python3-samba winbind (scripts/ensure-host samba installs them).")
         _port_free(self.address, self.port, "Samba KDC")
         self._dir = Path(tempfile.mkdtemp(prefix="ee-builder-samba-"))
         try:
@@ -137,15 +135,15 @@ class SambaKdc:
         self._tool("domain", "exportkeytab", str(keytab), f"--principal=HTTP/{self.service_host}")
         self._samba = subprocess.Popen(["samba", "-i", "-s", str(conf)], stdin=subprocess.DEVNULL,
                                        stdout=(self._dir / "samba.log").open("w"), stderr=subprocess.STDOUT)
-        _wait_listening(self.address, self.port, f"Samba KDC (log {self._dir / 'samba.log'})", timeout=60)
+        wait_listening(self.address, self.port, f"Samba KDC (log {self._dir / 'samba.log'})", timeout=60)
         return Kdc(f"{self.user}@{self.realm_name}", password, keytab)
 
     def _tool(self, *args: str, config: bool = True) -> None:
         cmd = ["samba-tool", *args] + ([f"--configfile={self._dir / 'etc' / 'smb.conf'}"] if config else [])
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
-            raise UserError(f"Samba AD DC mode: samba-tool {args[0]} {args[1]} failed: "
-                            f"{(done.stderr or done.stdout).strip()[-600:]}")
+            raise TargetError(f"Samba AD DC mode: samba-tool {args[0]} {args[1]} failed: "
+                              f"{(done.stderr or done.stdout).strip()[-600:]}")
 
     def __exit__(self, *exc) -> None:
         if self._samba is not None:

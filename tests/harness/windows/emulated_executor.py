@@ -87,5 +87,5 @@ def _bootstrap(stdin: bytes) -> Result:
 
 def _unsupported(what: str) -> Result:
     message = (f"ee-builder WinRM test target: the EMULATED executor cannot run {what}. It answers only "
-               f"Write-Output/echo, hostname, whoami and win_ping (see builder/windows_target/emulated_executor.py).")
+               f"Write-Output/echo, hostname, whoami and win_ping (see tests/harness/windows/emulated_executor.py).")
     return Result(1, stderr=message.encode())

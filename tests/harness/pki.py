@@ -1,21 +1,23 @@
-"""The local cluster's PKI: one CA signs every certificate; kubeconfigs embed them."""
+"""Throw-away PKI for the test services: one CA per directory (``ca.crt``/``ca.key``) signs every
+certificate there. The Windows target's HTTPS listener and the local cluster (API server, clients,
+registry) both use it."""
 from __future__ import annotations
 
-import base64
 import datetime
 import ipaddress
 from pathlib import Path
 
-import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VALID = datetime.timedelta(days=30)
+# Hosts whose clocks run a little behind still accept a certificate issued just now.
+BACKDATE = datetime.timedelta(minutes=5)
 
 
-def _write_key(path: Path, key) -> None:
+def write_key(path: Path, key) -> None:
     path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption()))
     path.chmod(0o600)
@@ -26,24 +28,27 @@ def _load(directory: Path, name: str):
     return x509.load_pem_x509_certificate((directory / f"{name}.crt").read_bytes()), key
 
 
-def make_ca(directory: Path) -> None:
+def make_ca(directory: Path, common_name: str) -> Path:
+    """A CA in ``directory``; returns its certificate (``ca.crt``), the file clients trust."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ee-builder local cluster CA")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .serial_number(x509.random_serial_number()).not_valid_before(now - BACKDATE)
             .not_valid_after(now + VALID)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
                                          content_commitment=False, key_encipherment=False, data_encipherment=False,
                                          key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
             .sign(key, hashes.SHA256()))
-    _write_key(directory / "ca.key", key)
+    write_key(directory / "ca.key", key)
     (directory / "ca.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return directory / "ca.crt"
 
 
 def issue(directory: Path, name: str, common_name: str, organization: str | None = None,
-          dns: tuple[str, ...] = (), ips: tuple[str, ...] = (), server: bool = False) -> None:
+          dns: tuple[str, ...] = (), ips: tuple[str, ...] = (), server: bool = False) -> tuple[Path, Path]:
+    """A certificate signed by ``directory``'s CA: returns (``name``.crt, ``name``.key)."""
     ca_cert, ca_key = _load(directory, "ca")
     key = ec.generate_private_key(ec.SECP256R1())
     subject = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
@@ -52,35 +57,13 @@ def issue(directory: Path, name: str, common_name: str, organization: str | None
     now = datetime.datetime.now(datetime.timezone.utc)
     builder = (x509.CertificateBuilder().subject_name(x509.Name(subject)).issuer_name(ca_cert.subject)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + VALID)
+               .not_valid_before(now - BACKDATE).not_valid_after(now + VALID)
                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server
                                                      else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
     if dns or ips:
         names = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-    _write_key(directory / f"{name}.key", key)
-    (directory / f"{name}.crt").write_bytes(builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
-
-
-def service_account_keys(directory: Path) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    _write_key(directory / "sa.key", key)
-    (directory / "sa.pub").write_bytes(key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-
-
-def kubeconfig(directory: Path, name: str, server: str) -> Path:
-    """A kubeconfig for the client certificate ``name``, trusting the cluster CA."""
-    def b64(path: Path) -> str:
-        return base64.b64encode(path.read_bytes()).decode()
-    config = {
-        "apiVersion": "v1", "kind": "Config", "current-context": "local",
-        "clusters": [{"name": "local", "cluster": {"server": server, "certificate-authority-data": b64(directory / "ca.crt")}}],
-        "users": [{"name": name, "user": {"client-certificate-data": b64(directory / f"{name}.crt"),
-                                          "client-key-data": b64(directory / f"{name}.key")}}],
-        "contexts": [{"name": "local", "context": {"cluster": "local", "user": name, "namespace": "default"}}],
-    }
-    path = directory / f"{name}.kubeconfig"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    path.chmod(0o600)
-    return path
+    cert, key_path = directory / f"{name}.crt", directory / f"{name}.key"
+    write_key(key_path, key)
+    cert.write_bytes(builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+    return cert, key_path
