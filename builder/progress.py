@@ -1,5 +1,6 @@
 """How long work tells the user where it is. Every job takes a ``Progress``: ``report.Reporter``
-prints it with timestamps for the CLI; ``Printed`` is the plain default for library use."""
+prints it with timestamps for the CLI; ``Printed`` is the plain default for library use, and
+``Silent`` says nothing."""
 from __future__ import annotations
 
 from typing import Protocol
@@ -13,3 +14,8 @@ class Progress(Protocol):
 class Printed:
     def say(self, message: str) -> None:
         print(message)
+
+
+class Silent:
+    def say(self, message: str) -> None:
+        pass

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from builder import collection_sources
+from builder.progress import Silent
 from builder.settings import Collections
 from tests.conftest import ROOT
 from tests.integration.conftest import ee_builder, project_settings, project_with
@@ -47,7 +48,7 @@ def awx_collections() -> dict[str, str]:
     """awx.awx and kubernetes.core, cut from the ansible package on PyPI: host tarball -> mount path."""
     _, artifacts = collection_sources.resolve(Collections(source="pypi"),
                                               {"collections": [{"name": "awx.awx"}, {"name": "kubernetes.core"}]},
-                                              lambda message: None)
+                                              Silent())
     return {str(a.path): f"/runner/collections/{a.path.name}" for a in artifacts}
 
 

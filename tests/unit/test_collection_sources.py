@@ -12,15 +12,8 @@ import pytest
 
 from builder import collection_sources as cs
 from builder.errors import UserError
+from builder.progress import Silent
 from builder.settings import Collections
-
-
-class QUIET:
-    """Progress that says nothing (the messages are not what these tests check)."""
-
-    @staticmethod
-    def say(message: str) -> None:
-        pass
 
 
 def manifest(name: str, version: str, deps: dict | None = None) -> str:
@@ -60,7 +53,7 @@ def test_local_trees_close_over_dependencies(tmp_path, cache):
     make_tree(tmp_path / "src", "ns.base", "1.5.0")
     make_tree(tmp_path / "src", "ns.unused", "9.9.9")
     settings = Collections(source="local", local_path=tmp_path / "src")
-    source, artifacts = cs.resolve(settings, {"collections": ["ns.app"]}, progress=QUIET)
+    source, artifacts = cs.resolve(settings, {"collections": ["ns.app"]}, progress=Silent())
     assert source.startswith("local directory")
     assert sorted((a.name, a.version) for a in artifacts) == [("ns.app", "1.2.0"), ("ns.base", "1.5.0")]
 
@@ -68,7 +61,7 @@ def test_local_trees_close_over_dependencies(tmp_path, cache):
 def test_artifact_files_json_matches_packed_content(tmp_path, cache):
     make_tree(tmp_path / "src", "ns.app", "1.0.0")
     _, [artifact] = cs.resolve(Collections(source="local", local_path=tmp_path / "src"),
-                               {"collections": ["ns.app"]}, progress=QUIET)
+                               {"collections": ["ns.app"]}, progress=Silent())
     with tarfile.open(artifact.path) as tar:
         names = tar.getnames()
         files = json.load(tar.extractfile("FILES.json"))
@@ -85,22 +78,22 @@ def test_artifact_files_json_matches_packed_content(tmp_path, cache):
 def test_artifacts_are_reproducible(tmp_path, cache):
     make_tree(tmp_path / "src", "ns.app", "1.0.0")
     settings = Collections(source="local", local_path=tmp_path / "src")
-    _, [first] = cs.resolve(settings, {"collections": ["ns.app"]}, progress=QUIET)
+    _, [first] = cs.resolve(settings, {"collections": ["ns.app"]}, progress=Silent())
     digest = hashlib.sha256(first.path.read_bytes()).hexdigest()
     first.path.unlink()
-    _, [second] = cs.resolve(settings, {"collections": ["ns.app"]}, progress=QUIET)
+    _, [second] = cs.resolve(settings, {"collections": ["ns.app"]}, progress=Silent())
     assert hashlib.sha256(second.path.read_bytes()).hexdigest() == digest
 
 
 def test_local_tarballs_are_used_as_they_are(tmp_path, cache):
     make_tree(tmp_path / "src", "ns.app", "1.0.0")
     _, [built] = cs.resolve(Collections(source="local", local_path=tmp_path / "src"),
-                            {"collections": ["ns.app"]}, progress=QUIET)
+                            {"collections": ["ns.app"]}, progress=Silent())
     (tmp_path / "tarballs").mkdir()
     copy = tmp_path / "tarballs" / built.path.name
     copy.write_bytes(built.path.read_bytes())
     _, [artifact] = cs.resolve(Collections(source="local", local_path=tmp_path / "tarballs"),
-                               {"collections": ["ns.app"]}, progress=QUIET)
+                               {"collections": ["ns.app"]}, progress=Silent())
     assert artifact.path == copy
 
 
@@ -108,7 +101,7 @@ def test_version_mismatch_and_missing_are_named(tmp_path, cache):
     make_tree(tmp_path / "src", "ns.app", "1.0.0", {"ns.gone": "*"})
     with pytest.raises(UserError) as err:
         cs.resolve(Collections(source="local", local_path=tmp_path / "src"),
-                   {"collections": [{"name": "ns.app", "version": ">=2.0.0"}, "ns.other"]}, progress=QUIET)
+                   {"collections": [{"name": "ns.app", "version": ">=2.0.0"}, "ns.other"]}, progress=Silent())
     message = str(err.value)
     assert "ns.app 1.0.0 does not satisfy '>=2.0.0'" in message
     assert "ns.other (wanted by the definition) not found" in message
@@ -124,7 +117,7 @@ def test_wheel_index_cuts_only_requested_collections(tmp_path, cache):
             zf.writestr(f"{prefix}/MANIFEST.json", manifest(name, version, deps))
             zf.writestr(f"{prefix}/plugins/modules/m.py", "# module\n")
     source, artifacts = cs.resolve(Collections(source="pypi", pypi_package="ansible==99.0.0"),
-                                   {"collections": ["ns.app"]}, progress=QUIET)
+                                   {"collections": ["ns.app"]}, progress=Silent())
     assert source == "PyPI package ansible==99.0.0"
     assert sorted(a.name for a in artifacts) == ["ns.app", "ns.dep"]
     with tarfile.open(next(a.path for a in artifacts if a.name == "ns.app")) as tar:
@@ -134,5 +127,5 @@ def test_wheel_index_cuts_only_requested_collections(tmp_path, cache):
 def test_galaxy_only_requirements_fail_clearly_when_galaxy_is_down(monkeypatch):
     monkeypatch.setattr(cs, "galaxy_reachable", lambda server, timeout=5.0: False)
     with pytest.raises(UserError) as err:
-        cs.resolve(Collections(source="auto"), {"collections": [{"name": "x", "type": "git"}]}, progress=QUIET)
+        cs.resolve(Collections(source="auto"), {"collections": [{"name": "x", "type": "git"}]}, progress=Silent())
     assert "Galaxy at https://galaxy.ansible.com is not reachable" in str(err.value)
