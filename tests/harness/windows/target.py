@@ -56,11 +56,10 @@ class Target:
         values = {key: value for key, value in values.items() if value is not None}
         return {"windows": {"hosts": {self.hostname: None}, "vars": values}}
 
-    def events(self, kind: str | None = None) -> list[dict]:
+    def events(self) -> list[dict]:
         if self.log is None or not self.log.exists():
             return []
-        events = [json.loads(line) for line in self.log.read_text().splitlines() if line]
-        return [e for e in events if kind is None or e["event"] == kind]
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line]
 
 
 def real_host_from_env() -> Target | None:

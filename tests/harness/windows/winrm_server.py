@@ -44,7 +44,6 @@ BOUNDARY = b"--Encrypted Boundary"
 class Command:
     script: str
     stdin: bytearray = field(default_factory=bytearray)
-    done: bool = False
 
 
 @dataclass
@@ -207,7 +206,6 @@ class Handler(BaseHTTPRequestHandler):
         command = shell.commands[command_id]
         result = emulated_executor.run(command.script, bytes(command.stdin), self.principal or "",
                                        self.server.state.hostname)
-        command.done = True
         self.server.state.record(event="command", principal=self.principal, delegated=self.delegated,
                                  script=command.script, stdin_bytes=len(command.stdin), rc=result.rc,
                                  module=result.module, module_args=result.module_args,
