@@ -104,7 +104,7 @@ def main() -> int:
         [{"metric": m, "value": v, "baseline": b, "ratio": v / b, "goal": g, "baseline_is": w}
          for m, v, b, w, g in rows], indent=2))
     for ref in (PLAIN, f"{IMAGE}:latest"):
-        engine.client.images.remove(ref, noprune=False)
+        engine.remove(ref)
     return 0
 
 
