@@ -1,16 +1,10 @@
-"""Shared test helpers: project paths and writing small settings/definition files."""
+"""Fixtures for every test; the helpers they share are in tests/helpers.py."""
 from __future__ import annotations
 
-import functools
-import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
-
-from tests.harness import pki
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -23,30 +17,3 @@ def project(tmp_path: Path):
         return path
     write.root = tmp_path
     return write
-
-
-def minimal_definition(**extra) -> dict:
-    data = {
-        "version": 3,
-        "images": {"base_image": {"name": "localhost/debian:bookworm"}},
-        "dependencies": {"python": ["pywinrm"], "galaxy": {"collections": ["ansible.windows"]}},
-    }
-    data.update(extra)
-    return data
-
-
-# A kerberos: section for scratch projects (their own krb5/ directory does not exist).
-KERBEROS_SETTINGS = f"""kerberos:
-  template: {ROOT}/krb5/krb5.conf.j2
-  default_realm: CORP.TEST
-  realms:
-    CORP.TEST:
-      kdcs: [dc1.corp.test]
-"""
-
-
-@functools.cache
-def ca_pem() -> str:
-    """A real CA certificate in PEM (CA bundles must hold one to be accepted)."""
-    with tempfile.TemporaryDirectory() as directory:
-        return pki.make_ca(Path(directory), "ee-builder test CA").read_text()

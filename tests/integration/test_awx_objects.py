@@ -3,8 +3,6 @@ dry run; the awx.awx playbook passes ansible-playbook's syntax check with the re
 (awx.awx and kubernetes.core, cut from the ansible package on PyPI)."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -13,8 +11,7 @@ import yaml
 from builder import collection_sources
 from builder.progress import Silent
 from builder.settings import Collections
-from tests.conftest import ROOT
-from tests.integration.conftest import ee_builder, project_settings, project_with
+from tests.helpers import ROOT, ee_builder, project_settings, project_with
 
 IMAGE = "10.254.254.1:5443/ee/awx-ee-kerberos@sha256:" + "0" * 64
 
@@ -22,8 +19,7 @@ IMAGE = "10.254.254.1:5443/ee/awx-ee-kerberos@sha256:" + "0" * 64
 @pytest.fixture(scope="module")
 def objects(tmp_path_factory):
     out = tmp_path_factory.mktemp("awx")
-    result = subprocess.run([sys.executable, "-m", "builder.cli", "awx", "objects", "--image", IMAGE, "-o", str(out)],
-                            cwd=ROOT, capture_output=True, text=True)
+    result = ee_builder("awx", "objects", "--image", IMAGE, "-o", str(out), cwd=ROOT)
     assert result.returncode == 0, result.stderr
     out.chmod(0o755)  # the image runs as UID 1000
     return out

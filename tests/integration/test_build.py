@@ -9,9 +9,7 @@ import textwrap
 
 import yaml
 
-from tests.conftest import ROOT
-
-from tests.integration.conftest import ee_builder, run_in
+from tests.helpers import ROOT, ee_builder, run_in
 
 
 def test_make_build_prints_summary(built):
@@ -55,8 +53,7 @@ def test_krb5_conf_baked_at_etc_is_the_rendered_one(built, engine):
 
 
 def test_runs_as_non_root(built, engine):
-    image = engine.image(built.image)
-    assert image.attrs["Config"]["User"] not in ("", "0", "root")
+    assert engine.image(built.image).user not in ("", "0", "root")
     rc, out = run_in(engine, built.image, "id -u")
     assert rc == 0 and out.strip().splitlines()[-1] != "0", out
 
@@ -93,8 +90,7 @@ def test_ansible_runner_runs_a_local_playbook(built, engine):
 def test_no_gcc_and_no_apt_lists_in_any_layer(built, engine):
     """Checks every layer of the saved image, not just the top filesystem: a file deleted in a
     later layer still ships in an earlier one."""
-    image = engine.image(built.image)
-    archive = io.BytesIO(b"".join(image.save(named=False)))
+    archive = io.BytesIO(engine.save(built.image).read())  # tarfile seeks between members
     offenders = []
     with tarfile.open(fileobj=archive) as outer:
         manifest = json.load(outer.extractfile("manifest.json"))
@@ -123,7 +119,6 @@ def test_compiled_wheels_are_kept_for_later_builds(built):
 
 
 def test_inspect_reports_what_the_image_holds(built):
-    from tests.integration.conftest import ee_builder
     result = ee_builder("inspect", built.image, "--json", cwd=built.clone)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -137,7 +132,7 @@ def test_inspect_reports_what_the_image_holds(built):
 
 
 def test_oci_labels_name_the_commit_and_version(built, engine):
-    labels = engine.image(built.image).attrs["Config"]["Labels"]
+    labels = engine.image(built.image).labels
     head = subprocess.run(["git", "-C", str(built.clone), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     committed = subprocess.run(["git", "-C", str(built.clone), "log", "-1", "--format=%cI"],
                                capture_output=True, text=True).stdout.strip()
@@ -163,7 +158,6 @@ def test_content_manifest_is_stored_in_the_image_and_inspect_prints_it(built, en
 
 def test_inspect_any_image_without_python(built):
     """The bootstrapped base has no Python: inspect still answers, and says why versions are absent."""
-    from tests.integration.conftest import ee_builder
     result = ee_builder("inspect", "localhost/debian:bookworm", cwd=built.clone)
     assert result.returncode == 0, result.stderr
     assert "probe" in result.stdout and "Traceback" not in result.stdout + result.stderr

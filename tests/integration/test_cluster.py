@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.harness.cluster.registry import REGISTRY
-from tests.integration.conftest import IMAGE
+from tests.helpers import IMAGE
 
 BASE = "localhost/debian:bookworm"  # bootstrapped by `make build`; the smallest image we have
 

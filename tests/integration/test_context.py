@@ -3,8 +3,7 @@ Containerfile and the bindep resolution are checked instead."""
 from __future__ import annotations
 
 from builder import sysdeps
-from tests.conftest import KERBEROS_SETTINGS
-from tests.integration.conftest import ee_builder, project_with
+from tests.helpers import KERBEROS_SETTINGS, ee_builder, project_with
 
 STREAM9 = """
 base:

@@ -2,24 +2,19 @@
 named by its cause."""
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 
-from tests.conftest import ROOT
-from tests.integration.conftest import rendered
+from tests.helpers import ROOT, CliResult, ee_builder, rendered
 
 
-def doctor(image: str, windows, tmp_path, *args: str, password: str | None = None) -> subprocess.CompletedProcess:
+def doctor(image: str, windows, tmp_path, *args: str, password: str | None = None) -> CliResult:
     password = windows.password if password is None else password
     if not windows.emulated and "--krb5-conf" not in args:  # a real host's realm is not the baked one
         (tmp_path / "real-krb5.conf").write_text(rendered(windows))
         args = (*args, "--krb5-conf", str(tmp_path / "real-krb5.conf"))
     hosts = [arg for name, address in windows.hosts.items() for arg in ("--add-host", f"{name}:{address}")]
-    return subprocess.run([sys.executable, "-m", "builder.cli", "doctor", image, "--user", windows.user, *hosts, *args],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT,
-                          env={**os.environ, "EE_DOCTOR_PASSWORD": password, "COLUMNS": "200"})
+    return ee_builder("doctor", image, "--user", windows.user, *hosts, *args, cwd=ROOT,
+                      env={"EE_DOCTOR_PASSWORD": password, "COLUMNS": "200"})
 
 
 def test_healthy_setup_passes_every_check(built, windows, tmp_path):

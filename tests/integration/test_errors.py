@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from tests.conftest import ROOT
-from tests.integration.conftest import ee_builder, project_settings, project_with
+from tests.helpers import ROOT, ee_builder, project_settings, project_with
 
 
 def failed(result) -> str:
@@ -57,7 +56,7 @@ def test_failing_build_step_names_step_and_keeps_tags(tmp_path, built, engine):
     image already had still points at the old image."""
     target = "localhost/ee-builder-test-failing:latest"
     previous = engine.image(built.image)
-    previous.tag("localhost/ee-builder-test-failing", "latest")
+    engine.tag(previous.id, [target])
     definition = yaml.safe_load((ROOT / "execution-environment.yml").read_text())
     definition["additional_build_steps"] = {"append_final": ["RUN echo 'checking site policy' && exit 3"]}
     project = project_with(tmp_path, project_settings("localhost/ee-builder-test-failing"), definition)
@@ -68,5 +67,5 @@ def test_failing_build_step_names_step_and_keeps_tags(tmp_path, built, engine):
         assert "returned a non-zero code: 3" in output
         assert engine.image(target).id == previous.id
     finally:
-        engine.client.images.remove(target)
+        engine.remove(target)
 

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 import zipfile
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.conftest import ROOT
-from tests.integration.conftest import project_with, publish, registry_digest, settings_for
+from tests.helpers import (ROOT, CliResult, build_image, ee_builder, project_with, publish, registry_digest,
+                           settings_for)
 
 # Unique per run: another test session on this engine must not remove it while this one checks it.
 LEAKY = f"localhost/ee-builder-test-leaky-{uuid.uuid4().hex[:8]}:latest"
 TOKEN = "tok-" + "7" * 16
 
 
-def check(image: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "builder.cli", "check", image], capture_output=True, text=True,
-                          timeout=600, cwd=ROOT, env={**os.environ, "COLUMNS": "250", **env})
+def check(image: str, **env: str) -> CliResult:
+    return ee_builder("check", image, cwd=ROOT, env={"COLUMNS": "250", **env})
 
 
 def test_built_image_passes(built):
@@ -55,8 +53,7 @@ COPY svc.keytab /etc/svc.keytab
 ARG DEPLOY_TOKEN
 RUN test -n "$DEPLOY_TOKEN"
 """)
-    engine.client.images.build(path=str(tmp_path), dockerfile="Containerfile", tag=LEAKY,
-                               buildargs={"DEPLOY_TOKEN": TOKEN}, rm=True)
+    build_image(engine, tmp_path, LEAKY, buildargs={"DEPLOY_TOKEN": TOKEN})
     try:
         result = check(LEAKY, DEPLOY_TOKEN=TOKEN)
         output = result.stdout
@@ -68,7 +65,7 @@ RUN test -n "$DEPLOY_TOKEN"
         assert TOKEN not in output  # the report names the secret, never prints it
         refused_publish(LEAKY, cluster, tmp_path, DEPLOY_TOKEN=TOKEN)
     finally:
-        engine.client.images.remove(LEAKY, force=True)
+        engine.remove(LEAKY, force=True)
 
 
 def test_image_is_judged_on_its_own_and_no_value_is_printed(built, engine, cluster, tmp_path):
@@ -98,8 +95,7 @@ COPY keys.zip /opt/app/keys.zip
 ARG DEPLOY_TOKEN
 RUN test -n "$DEPLOY_TOKEN"
 """)
-    engine.client.images.build(path=str(tmp_path), dockerfile="Containerfile", tag=LEAKY,
-                               buildargs={"DEPLOY_TOKEN": values["DEPLOY_TOKEN"]}, rm=True)
+    build_image(engine, tmp_path, LEAKY, buildargs={"DEPLOY_TOKEN": values["DEPLOY_TOKEN"]})
     clean = {name: "" for name in ("DEPLOY_TOKEN", "DB_PASSWORD", "AWS_SECRET_ACCESS_KEY")}
     assert not any(value in " ".join(os.environ.values()) for value in values.values())
     try:
@@ -120,7 +116,7 @@ RUN test -n "$DEPLOY_TOKEN"
         for value in [*values.values(), key_body]:
             assert value not in output and value not in published
     finally:
-        engine.client.images.remove(LEAKY, force=True)
+        engine.remove(LEAKY, force=True)
 
 
 def test_image_whose_krb5_conf_mit_cannot_read_is_refused(built, engine, tmp_path):
@@ -130,13 +126,12 @@ def test_image_whose_krb5_conf_mit_cannot_read_is_refused(built, engine, tmp_pat
     _, conf = engine.run(built.image, ["cat", "/etc/krb5.conf"], entrypoint=[])
     (tmp_path / "krb5.conf").write_text(conf + "    winhost example.test = EXAMPLE.TEST\n")
     (tmp_path / "Containerfile").write_text(f"FROM {built.image}\nCOPY krb5.conf /etc/krb5.conf\n")
-    engine.client.images.build(path=str(tmp_path), dockerfile="Containerfile", tag=image, rm=True)
+    build_image(engine, tmp_path, image)
     try:
         result = check(image)
         assert result.returncode == 1, result.stdout + result.stderr
         assert "MIT krb5 reads /etc/krb5.conf" in result.stdout and "Improper format" in result.stdout
-        inspected = subprocess.run([sys.executable, "-m", "builder.cli", "inspect", image], capture_output=True,
-                                   text=True, timeout=300, cwd=ROOT, env={**os.environ, "COLUMNS": "250"})
+        inspected = ee_builder("inspect", image, cwd=ROOT, env={"COLUMNS": "250"})
         assert "UNREADABLE by MIT krb5" in inspected.stdout, inspected.stdout + inspected.stderr
     finally:
-        engine.client.images.remove(image, force=True)
+        engine.remove(image, force=True)

@@ -6,15 +6,15 @@ import subprocess
 
 from builder.engine import Engine
 from builder.summary import summarize
-from builder.settings import Engine as EngineSettings
-from tests.integration.conftest import ee_builder, project_settings, project_with
+from builder.settings import EngineSettings
+from tests.helpers import ee_builder, project_settings, project_with
 
 IMAGE = "localhost/ee-builder-test-podman:latest"
 
 
 def test_build_and_inspect_with_podman(tmp_path, built):
     project = project_with(tmp_path, project_settings("localhost/ee-builder-test-podman"))
-    result = ee_builder("build", "--engine", "podman", cwd=project, timeout=3000)
+    result = ee_builder("build", "--engine", "podman", cwd=project)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert "with podman" in output
@@ -28,7 +28,7 @@ def test_build_and_inspect_with_podman(tmp_path, built):
         assert set(summary.collections) == {"ansible.windows", "community.windows", "microsoft.ad"}
         check_isolation_path(project, tmp_path)
     finally:
-        podman.client.images.remove(IMAGE)
+        podman.remove(IMAGE)
 
 
 def check_isolation_path(project, tmp_path):

@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from tests.harness.cluster.registry import DOCKER_CERTS, REGISTRY
-from tests.integration.conftest import REPOSITORY, project_with, publish, registry_digest, settings_for
+from tests.helpers import REPOSITORY, project_with, publish, registry_digest, settings_for
 
 @pytest.fixture(scope="module")
 def published(cluster, built, tmp_path_factory):
@@ -36,11 +36,12 @@ def test_pulled_back_by_digest_it_is_the_same_image(cluster, published, engine, 
     _, _, record, _ = published
     ref = f"{REPOSITORY}@{record['digest']}"
     local = engine.image(built.image)
-    engine.client.images.remove(f"{REPOSITORY}:{record['tags'][0]}")  # so the pull really fetches
-    pulled = engine.client.images.pull(ref, auth_config={
-        "username": cluster.registry_credentials["username"], "password": cluster.registry_credentials["password"]})
+    engine.remove(f"{REPOSITORY}:{record['tags'][0]}")  # so the pull really fetches
+    assert engine.pull(ref, auth={"username": cluster.registry_credentials["username"],
+                                  "password": cluster.registry_credentials["password"]}) is None
+    pulled = engine.image(ref)
     assert pulled.id == local.id  # same config digest: same layers, labels and manifest
-    labels = pulled.attrs["Config"]["Labels"]
+    labels = pulled.labels
     assert labels["org.opencontainers.image.title"] == "awx-ee-kerberos" and "org.opencontainers.image.created" in labels
     rc, out = engine.run(ref, ["cat", "/usr/share/ee-builder/manifest.json"])
     assert rc == 0 and json.loads(out.strip().splitlines()[-1])["ansible_core"] == "2.19.14"
@@ -71,7 +72,7 @@ def test_wrong_password_leaves_the_published_tag_and_the_local_one(cluster, publ
         failed_push(project, cluster, "failed (authentication)", password="not-the-password")
         assert engine.image(ref).id == other
     finally:
-        engine.client.images.remove(other, force=True)
+        engine.remove(other, force=True)
     assert registry_digest(cluster, version) == record["digest"]
 
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import yaml
 
-from tests.conftest import ROOT
-from tests.integration.conftest import ee_builder, project_settings, project_with
+from tests.helpers import ROOT, ee_builder, project_settings, project_with
 
 
 def test_adding_a_package_reuses_compiled_wheels(tmp_path, built, engine):
@@ -23,4 +22,4 @@ def test_adding_a_package_reuses_compiled_wheels(tmp_path, built, engine):
                              ["python3", "-c", "import jmespath, kerberos; print(jmespath.__version__)"])
         assert rc == 0 and "1.0.1" in out, out
     finally:
-        engine.client.images.remove("localhost/ee-builder-test-added:latest")
+        engine.remove("localhost/ee-builder-test-added:latest")

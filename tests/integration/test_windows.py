@@ -16,7 +16,7 @@ import yaml
 
 from builder.settings import Realm
 from tests.harness.windows.target import PLAYBOOKS, EmulatedTarget, Target
-from tests.integration.conftest import ee_builder, project_settings, project_with, rendered
+from tests.helpers import ee_builder, project_settings, project_with, rendered
 
 
 @dataclasses.dataclass
@@ -191,7 +191,7 @@ def test_image_built_without_the_kerberos_feature_has_no_kinit(engine, built, wi
         assert "Kerberos auth failure when calling kinit cmd 'kinit': [Errno 2] No such file or directory" in run.output, \
             run.output
     finally:
-        engine.client.images.remove(f"{image}:latest")
+        engine.remove(f"{image}:latest")
 
 
 def test_samba_ad_dc(engine, built, tmp_path):

@@ -71,7 +71,7 @@ def test_isolation_path_mounts_the_node_file_over_etc_krb5_conf():
 
 def test_objects_reference_the_image_by_digest_with_pull_secret_keepalive_and_host_aliases(project):
     from builder import settings
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
     loaded = settings.load(project("ee-builder.yml", f"""definition: {ROOT / 'execution-environment.yml'}
 awx:
   organization: Windows
@@ -113,7 +113,7 @@ INJECTED = "{{ lookup('pipe', 'id') }}"
 def test_playbook_marks_every_text_in_module_arguments_unsafe(project):
     """Ansible templates module arguments: nothing from settings may be evaluated there."""
     from builder import settings
-    from tests.conftest import KERBEROS_SETTINGS, ROOT
+    from tests.helpers import KERBEROS_SETTINGS, ROOT
     loaded = settings.load(project("ee-builder.yml", f"""definition: {ROOT / 'execution-environment.yml'}
 {KERBEROS_SETTINGS}awx:
   organization: "Org {INJECTED}"

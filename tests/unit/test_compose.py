@@ -14,7 +14,7 @@ import yaml
 from builder import compose, settings
 from builder.collection_sources import Artifact
 from builder.errors import UserError
-from tests.conftest import KERBEROS_SETTINGS, ROOT, ca_pem
+from tests.helpers import KERBEROS_SETTINGS, ROOT, ca_pem
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 from builder import settings
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.harness.cluster.registry import REGISTRY
 from tests.harness.settings import SHIPPED, publishing
 

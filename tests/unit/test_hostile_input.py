@@ -1,38 +1,26 @@
-"""Hostile and broken input through the real CLI entry point: each is one located message, exit 2,
+"""Hostile and broken input through the CLI: each is one located message, exit 2,
 no traceback, nothing written, and nothing from outside the project read."""
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 import pytest
 import yaml
 
-from builder import cli, krb5
+from builder import krb5
 from builder.settings import Kerberos, Realm
 from builder.errors import UserError
-from tests.conftest import KERBEROS_SETTINGS, ROOT, ca_pem, minimal_definition
+from tests.helpers import KERBEROS_SETTINGS, ROOT, ca_pem, ee_builder, minimal_definition
 
 INJECTION = "x = EXAMPLE.TEST\n[libdefaults]\n    default_keytab_name = FILE:/tmp/injected.keytab\n#"
 
 
-def run(monkeypatch, capsys, cwd, *args: str) -> tuple[int, str]:
-    """``ee-builder ARGS`` in-process, as the console script runs it; (exit code, stdout + stderr)."""
-    monkeypatch.chdir(cwd)
-    monkeypatch.setattr(sys, "argv", ["ee-builder", *args])
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as exit_:
-        code = exit_.code
-    out = capsys.readouterr()
-    return code, out.out + out.err
-
-
-def refused(monkeypatch, capsys, cwd, *args: str) -> str:
-    code, output = run(monkeypatch, capsys, cwd, *args)
-    assert code == 2, output
+def refused(cwd, *args: str) -> str:
+    """``ee-builder ARGS`` in ``cwd`` fails as a user error: exit 2, one message, no traceback."""
+    result = ee_builder(*args, cwd=cwd)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
     assert "Traceback" not in output and output.startswith("ee-builder: error: "), output
     return output
 
@@ -75,9 +63,9 @@ KRB5_INJECTIONS = [
 
 @pytest.mark.parametrize("changes, where", [case[1:] for case in KRB5_INJECTIONS],
                          ids=[case[0] for case in KRB5_INJECTIONS])
-def test_krb5_values_outside_their_grammar_are_refused_where_written(scratch, monkeypatch, capsys, changes, where):
+def test_krb5_values_outside_their_grammar_are_refused_where_written(scratch, changes, where):
     scratch("ee-builder.yml", kerberos(**changes))
-    output = refused(monkeypatch, capsys, scratch.root, "krb5", "render")
+    output = refused(scratch.root, "krb5", "render")
     assert where in output and "ee-builder.yml:" in output
     assert "injected" not in output.split("error:", 1)[1].split("ee-builder.yml")[0]  # nothing rendered first
 
@@ -111,12 +99,13 @@ def test_a_template_that_is_no_krb5_conf_template_is_refused(project):
         krb5.render(settings)
 
 
-def test_krb5_check_reports_what_mit_cannot_read(tmp_path, monkeypatch, capsys):
+def test_krb5_check_reports_what_mit_cannot_read(tmp_path):
     conf = tmp_path / "krb5.conf"
     conf.write_text("[libdefaults]\n    default_realm = A.TEST\n    rdns = false\n[realms]\n    A.TEST = {\n"
                     "        kdc = dc.a.test\n    }\n[domain_realm]\n    x y = A.TEST\n")
-    code, output = run(monkeypatch, capsys, tmp_path, "krb5", "check", str(conf))
-    assert code == 1 and "MIT krb5 cannot read this file: Improper format of Kerberos configuration file" in output
+    result = ee_builder("krb5", "check", str(conf), cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "MIT krb5 cannot read this file: Improper format of Kerberos configuration file" in output
 
 
 # 5. Paths stay inside the project; a named file must exist ---------------------------------------
@@ -131,10 +120,10 @@ def test_krb5_check_reports_what_mit_cannot_read(tmp_path, monkeypatch, capsys):
     (minimal_definition(additional_build_files=[{"src": "../outside", "dest": "x"}]),
      "additional_build_files[0].src: '../outside' leads outside the project"),
 ], ids=["python outside", "python missing", "system missing", "galaxy missing", "build file outside"])
-def test_definition_files_must_exist_inside_the_project(project, monkeypatch, capsys, definition, expected):
+def test_definition_files_must_exist_inside_the_project(project, definition, expected):
     project("execution-environment.yml", definition)
     project("ee-builder.yml", "{}\n")
-    output = refused(monkeypatch, capsys, project.root, "krb5", "render")
+    output = refused(project.root, "krb5", "render")
     assert "execution-environment.yml:" in output and expected in output
 
 
@@ -145,9 +134,9 @@ def test_definition_files_must_exist_inside_the_project(project, monkeypatch, ca
     ("collections:\n  source: local\n  local_path: execution-environment.yml\n", "is not a directory"),
     (kerberos(template="."), "is a directory. Expected a file"),
 ], ids=["template outside", "definition outside", "collections outside", "collections a file", "template a dir"])
-def test_settings_paths_stay_inside_the_project(scratch, monkeypatch, capsys, settings_text, expected):
+def test_settings_paths_stay_inside_the_project(scratch, settings_text, expected):
     scratch("ee-builder.yml", settings_text)
-    output = refused(monkeypatch, capsys, scratch.root, "krb5", "render")
+    output = refused(scratch.root, "krb5", "render")
     assert "ee-builder.yml:" in output and expected in output
 
 
@@ -181,11 +170,11 @@ def _special(kind: str, tmp_path):
     ("big", "Expected at most"), ("empty", "holds no PEM certificate"), ("text", "holds no PEM certificate"),
     ("key-only", "holds no PEM certificate"),
 ])
-def test_ca_bundles_are_bounded_regular_files_with_a_certificate(scratch, monkeypatch, capsys, tmp_path, kind, expected):
+def test_ca_bundles_are_bounded_regular_files_with_a_certificate(scratch, tmp_path, kind, expected):
     bundle = _special(kind, tmp_path)
     scratch("ee-builder.yml", f"trust:\n  ca_bundles: [{bundle}]\n")
     started = time.monotonic()
-    output = refused(monkeypatch, capsys, scratch.root, "context")
+    output = refused(scratch.root, "context")
     assert "trust.ca_bundles[0]" in output and (expected in output or "is a directory" in output), output
     assert time.monotonic() - started < 20
 
@@ -198,27 +187,27 @@ def test_a_real_ca_bundle_is_accepted(scratch):
 
 @pytest.mark.parametrize("kind, expected", [("zero", "not a regular file"), ("fifo", "not a regular file"),
                                             ("big", "Expected at most")])
-def test_krb5_check_reads_only_bounded_regular_files(tmp_path, monkeypatch, capsys, kind, expected):
+def test_krb5_check_reads_only_bounded_regular_files(tmp_path, kind, expected):
     started = time.monotonic()
-    output = refused(monkeypatch, capsys, tmp_path, "krb5", "check", _special(kind, tmp_path))
+    output = refused(tmp_path, "krb5", "check", _special(kind, tmp_path))
     assert expected in output and time.monotonic() - started < 20
 
 
 # Robustness: located messages instead of Python exceptions ---------------------------------------
 
 @pytest.mark.parametrize("target", ["ee-builder.yml", "execution-environment.yml", "template.j2"])
-def test_files_that_are_not_utf8(scratch, monkeypatch, capsys, target):
+def test_files_that_are_not_utf8(scratch, target):
     scratch("ee-builder.yml", kerberos(template="template.j2"))
     scratch("template.j2", (ROOT / "krb5" / "krb5.conf.j2").read_text())
     path = scratch.root / target
     path.write_bytes(path.read_bytes() + b"\n# caf\xe9\n")
-    output = refused(monkeypatch, capsys, scratch.root, "krb5", "render")
+    output = refused(scratch.root, "krb5", "render")
     assert f"{target}:" in output and "is not UTF-8 text" in output
 
 
 @pytest.mark.parametrize("args", [("--settings", "."), ("--settings", "missing.yml")])
-def test_settings_path_that_is_no_file(scratch, monkeypatch, capsys, args):
-    output = refused(monkeypatch, capsys, scratch.root, "krb5", "render", *args)
+def test_settings_path_that_is_no_file(scratch, args):
+    output = refused(scratch.root, "krb5", "render", *args)
     assert "ee-builder settings" in output
 
 
@@ -227,16 +216,16 @@ def test_settings_path_that_is_no_file(scratch, monkeypatch, capsys, args):
     ("{{ no_such_setting }}\n", "uses an undefined value"),
     ("{{ ''.__class__.__mro__[1].__subclasses__() }}\n", "krb5.conf template"),
 ])
-def test_template_errors(scratch, monkeypatch, capsys, template, expected):
+def test_template_errors(scratch, template, expected):
     scratch("template.j2", template)
     scratch("ee-builder.yml", kerberos(template="template.j2"))
-    output = refused(monkeypatch, capsys, scratch.root, "krb5", "render")
+    output = refused(scratch.root, "krb5", "render")
     assert expected in output
 
 
-def test_output_folder_that_does_not_exist(scratch, monkeypatch, capsys):
+def test_output_folder_that_does_not_exist(scratch):
     scratch("ee-builder.yml", KERBEROS_SETTINGS)
-    output = refused(monkeypatch, capsys, scratch.root, "krb5", "render", "-o", "no/such/dir/krb5.conf")
+    output = refused(scratch.root, "krb5", "render", "-o", "no/such/dir/krb5.conf")
     assert "no/such/dir/krb5.conf: cannot write" in output and "does not exist" in output
 
 
@@ -249,16 +238,16 @@ def test_output_folder_that_does_not_exist(scratch, monkeypatch, capsys):
     (("krb5", "render", "--namespace", "Bad_NS"), "--namespace: 'Bad_NS' is not a Kubernetes name"),
     (("krb5", "render", "--configmap-name", "x y"), "--configmap-name: 'x y' is not a Kubernetes name"),
 ])
-def test_names_on_the_command_line_are_checked(scratch, monkeypatch, capsys, args, expected):
+def test_names_on_the_command_line_are_checked(scratch, args, expected):
     scratch("ee-builder.yml", KERBEROS_SETTINGS)
-    output = refused(monkeypatch, capsys, scratch.root, *args)
+    output = refused(scratch.root, *args)
     assert expected in output
 
 
-def test_uppercase_base_image_is_refused_before_any_build(project, monkeypatch, capsys):
+def test_uppercase_base_image_is_refused_before_any_build(project):
     project("execution-environment.yml", minimal_definition(images={"base_image": {"name": "Localhost/Debian:12"}}))
     project("ee-builder.yml", "{}\n")
-    output = refused(monkeypatch, capsys, project.root, "context")
+    output = refused(project.root, "context")
     assert "execution-environment.yml:4: images.base_image.name: expected a lowercase image reference" in output
 
 
@@ -275,18 +264,18 @@ YAML_CASES = [
 
 
 @pytest.mark.parametrize("text, expected", [case[1:] for case in YAML_CASES], ids=[case[0] for case in YAML_CASES])
-def test_yaml_that_is_hostile_or_ambiguous(scratch, monkeypatch, capsys, text, expected):
+def test_yaml_that_is_hostile_or_ambiguous(scratch, text, expected):
     scratch("ee-builder.yml", text)
     started = time.monotonic()
-    output = refused(monkeypatch, capsys, scratch.root, "krb5", "render")
+    output = refused(scratch.root, "krb5", "render")
     assert expected in output and time.monotonic() - started < 20
 
 
-def test_duplicate_key_in_the_definition(project, monkeypatch, capsys):
+def test_duplicate_key_in_the_definition(project):
     project("execution-environment.yml", "version: 3\nimages:\n  base_image:\n    name: localhost/debian:bookworm\n"
                                          "version: 3\n")
     project("ee-builder.yml", "{}\n")
-    output = refused(monkeypatch, capsys, project.root, "context")
+    output = refused(project.root, "context")
     assert "execution-environment.yml:5: version: duplicate key (first at line 1)" in output
 
 
@@ -302,9 +291,9 @@ CONTRADICTIONS = [
 
 
 @pytest.mark.parametrize("text, expected", CONTRADICTIONS)
-def test_settings_that_contradict_each_other(scratch, monkeypatch, capsys, text, expected):
+def test_settings_that_contradict_each_other(scratch, text, expected):
     scratch("ee-builder.yml", text)
-    output = refused(monkeypatch, capsys, scratch.root, "context")
+    output = refused(scratch.root, "context")
     assert "ee-builder.yml:" in output and expected in output
 
 
@@ -314,7 +303,7 @@ def test_an_empty_settings_file_means_every_default(scratch):
     assert loaded.image.name == "localhost/awx-ee" and loaded.kerberos is None
 
 
-def test_a_realm_that_is_not_a_name_is_not_told_to_be_upper_case(scratch, monkeypatch, capsys):
+def test_a_realm_that_is_not_a_name_is_not_told_to_be_upper_case(scratch):
     scratch("ee-builder.yml", kerberos(realms={"CORP}": {"kdcs": ["dc1"]}}, default_realm="CORP}"))
-    output = refused(monkeypatch, capsys, scratch.root, "krb5", "render")
+    output = refused(scratch.root, "krb5", "render")
     assert "Expected a realm name such as AD.EXAMPLE.COM" in output and "Expected CORP}" not in output

@@ -1,14 +1,11 @@
 """krb5.conf rendering from settings, the pitfall checker, and the kerberos: settings validation."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from builder import krb5, settings
 from builder.errors import UserError
-from tests.conftest import ROOT, minimal_definition
+from tests.helpers import ROOT, ee_builder, minimal_definition
 
 KERBEROS = """
 kerberos:
@@ -87,11 +84,9 @@ def test_check_command_exit_codes(tmp_path):
     bad, good = tmp_path / "bad.conf", tmp_path / "good.conf"
     bad.write_text(BAD)
     good.write_text("[libdefaults]\n default_realm = A.TEST\n rdns = false\n[realms]\n A.TEST = {\n  kdc = dc.a.test\n }\n")
-    run = lambda path: subprocess.run([sys.executable, "-m", "builder.cli", "krb5", "check", str(path)],
-                                      capture_output=True, text=True, cwd=ROOT)
-    result = run(bad)
+    result = ee_builder("krb5", "check", str(bad), cwd=ROOT)
     assert result.returncode == 1 and f"{bad}:2: default_realm 'ad.example.test' is not upper case" in result.stdout
-    result = run(good)
+    result = ee_builder("krb5", "check", str(good), cwd=ROOT)
     assert result.returncode == 0 and "no problems found" in result.stdout
 
 

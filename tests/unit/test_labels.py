@@ -5,7 +5,7 @@ import datetime
 
 from builder import settings
 from builder.labels import Git, oci_labels
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 NOW = datetime.datetime(2026, 11, 29, 12, 0, 0, 123, tzinfo=datetime.timezone.utc)
 GIT = Git(revision="a" * 40, committed="2026-11-28T10:00:00+00:00", dirty=False, remote="https://git.example/ee.git")

@@ -9,7 +9,7 @@ from builder import publish as publish_module, settings
 from builder.errors import UserError
 from builder.labels import Git
 from builder.publish import classify, tags_for
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 CLEAN = Git(revision="0123456789abcdef" * 2 + "01234567", committed="", dirty=False, remote=None)
 

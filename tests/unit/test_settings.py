@@ -5,7 +5,7 @@ import pytest
 
 from builder import settings
 from builder.errors import UserError
-from tests.conftest import ROOT, minimal_definition
+from tests.helpers import ROOT, minimal_definition
 
 
 def load_error(project, text: str, definition=None) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from builder import sysdeps
 from builder.features import kerberos
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 import yaml
 
 
