@@ -1,6 +1,7 @@
 """YAML loading that remembers where each key came from, for located error messages."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,10 +65,18 @@ class Document:
 
 
 def dotted(keypath: KeyPath) -> str:
+    """``a.b[0].c``; a key with spaces, line breaks or the like is quoted, so a hostile key cannot
+    pass for more of the message."""
     out = ""
     for part in keypath:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int) or not _PLAIN_KEY.fullmatch(part):
+            out += f"[{part!r}]"
+        else:
+            out += f".{part}" if out else part
     return out or "(top level)"
+
+
+_PLAIN_KEY = re.compile(r"[\w.:/@%+-]+")
 
 
 NODE_BUDGET = 100_000  # nodes after expanding aliases: far above any real file, far below a "billion laughs"
