@@ -116,8 +116,9 @@ class SambaKdc:
     def _start(self) -> Kdc:
         domain = self.realm_name.split(".")[0]
         conf = self._dir / "etc" / "smb.conf"
-        # AD's password complexity: upper, lower, digit and symbol.
-        admin_password, password, machine_password = (secrets.token_urlsafe(12) + "aA1!" for _ in range(3))
+        # AD's password complexity: upper, lower, digit and symbol. The fixed part first: a random
+        # one may start with '-', which samba-tool takes for an option (seen as "no such option: -R").
+        admin_password, password, machine_password = ("aA1!" + secrets.token_urlsafe(12) for _ in range(3))
         self._tool("domain", "provision", f"--targetdir={self._dir}", f"--realm={self.realm_name}",
                    f"--domain={domain}", "--server-role=dc", "--dns-backend=SAMBA_INTERNAL",
                    f"--adminpass={admin_password}", "--host-name=dc1", f"--host-ip={self.address}",
