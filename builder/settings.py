@@ -19,7 +19,7 @@ from . import definition as definition_file
 from . import files, krb5, yamlfile
 from .definition import Definition
 from .errors import UserError
-from .references import IMAGE_REFERENCE, K8S_NAME, K8S_SUBDOMAIN, REPOSITORY
+from .references import ANY_IMAGE, IMAGE_REFERENCE, K8S_NAME, K8S_SUBDOMAIN, REPOSITORY
 
 DEFAULT_FILE = "ee-builder.yml"
 DEFAULT_DEFINITION = "execution-environment.yml"
@@ -174,6 +174,15 @@ SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "receptor": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "source": {"enum": ["none", "image", "file"]},
+                "version": _grammar(r"v?[0-9]+\.[0-9]+\.[0-9]+", "a receptor release such as 1.6.9"),
+                "image": _grammar(ANY_IMAGE, "a receptor image such as quay.io/ansible/receptor:v1.6.9"),
+                "file": _TEXT,
+            },
+        },
         "publish": {
             "type": "object", "additionalProperties": False, "required": ["repository"],
             "properties": {
@@ -269,6 +278,21 @@ class Awx:
 
 
 @dataclass(frozen=True)
+class Receptor:
+    """receptor in the image: none (job-only EEs), or copied from a receptor image or a local file,
+    at a pinned version."""
+    source: str = "none"
+    version: str | None = None
+    image: str | None = None
+    file: Path | None = None
+
+    @property
+    def release(self) -> str | None:
+        """The pin without a leading v: what ``receptor --version`` and receptorctl's version say."""
+        return self.version.removeprefix("v") if self.version else None
+
+
+@dataclass(frozen=True)
 class Publish:
     repository: str
     tags: tuple[str, ...] = ("version", "git")
@@ -336,6 +360,7 @@ class Settings:
     kerberos: Kerberos | None = None
     publish: Publish | None = None
     awx: Awx = field(default_factory=Awx)
+    receptor: Receptor = field(default_factory=Receptor)
 
     @property
     def root(self) -> Path:
@@ -393,6 +418,8 @@ def _build(doc: yamlfile.Document, path: Path) -> Settings:
     if collections.get("local_path"):
         collections["local_path"] = local(("collections", "local_path"), collections["local_path"],
                                           "collections directory", "directory")
+    if _get(data, "receptor", "file"):
+        data["receptor"]["file"] = local(("receptor", "file"), data["receptor"]["file"], "receptor binary")
     if "kerberos" in data:
         data["kerberos"]["template"] = local(("kerberos", "template"),
                                              data["kerberos"].get("template", str(Kerberos.template)),
@@ -477,6 +504,22 @@ def version_tag_needs_a_version(doc: yamlfile.Document) -> None:
                   "or drop 'version' from publish.tags.")
 
 
+def receptor_source_and_its_settings(doc: yamlfile.Document) -> None:
+    source = _get(doc.data, "receptor", "source") or "none"
+    for key in ("image", "file"):
+        given = _get(doc.data, "receptor", key) is not None
+        if source == key and not given:
+            raise _at(doc, ("receptor", "source"), f"is {key!r} but receptor.{key} is not set. Expected receptor.{key}"
+                      + (": a receptor image such as quay.io/ansible/receptor:v1.6.9." if key == "image"
+                         else ": the path of a receptor binary."))
+        if given and source != key:
+            raise _at(doc, ("receptor", key), f"is set, but receptor.source is {source!r}. Expected "
+                      f"receptor.source: {key}, or drop {key}.")
+    if source != "none" and not _get(doc.data, "receptor", "version"):
+        raise _at(doc, ("receptor", "source"), "needs a pinned receptor.version (receptor and the receptorctl "
+                  "AWX talks to must match). Expected receptor.version, e.g. 1.6.9.")
+
+
 def configmap_needs_kerberos(doc: yamlfile.Document) -> None:
     if _get(doc.data, "awx", "container_group", "configmap") and "kerberos" not in doc.data:
         raise _at(doc, ("awx", "container_group", "configmap"), "names the krb5.conf ConfigMap, but there is no "
@@ -517,8 +560,8 @@ def domain_realm_targets_are_realms(doc: yamlfile.Document) -> None:
 
 # The order is the order a user fixes things in: one message at a time, earliest first.
 RULES = (credentials_in_index_url, collection_source_and_its_settings, family_and_its_settings,
-         version_tag_needs_a_version, configmap_needs_kerberos, realm_names, realms_have_kdcs,
-         default_realm_is_a_realm, domain_realm_targets_are_realms)
+         version_tag_needs_a_version, receptor_source_and_its_settings, configmap_needs_kerberos, realm_names,
+         realms_have_kdcs, default_realm_is_a_realm, domain_realm_targets_are_realms)
 
 
 def _ca_bundle(path: Path, where: str) -> Path:

@@ -10,7 +10,7 @@ in this order, so set-up runs first and clean-up last.
 """
 from __future__ import annotations
 
-from . import collections, family, kerberos, manifest, parallel_compile, trust, wheel_cache
+from . import collections, family, kerberos, manifest, parallel_compile, receptor, trust, wheel_cache
 from .composition import STAGES, Composition, Feature, ImageCheck, Inputs
 
 FEATURES: tuple[Feature, ...] = (
@@ -19,6 +19,7 @@ FEATURES: tuple[Feature, ...] = (
     collections.FEATURE,       # offline collections for the galaxy stage
     parallel_compile.FEATURE,  # before the kept wheels: this step never changes, their COPY now and then
     wheel_cache.FEATURE,
+    receptor.FEATURE,          # before Kerberos: a new realm should not recopy receptor
     kerberos.FEATURE,          # last content: editing the realms rebuilds only the final COPY
     manifest.FEATURE,          # last: it records everything before it
 )
