@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 SETTINGS ?= ee-builder.yml
 PYTEST_ARGS ?=
 
-.PHONY: build context publish ci test test-host test-settings unit bench inspect host engine venv venv-test clean \
+.PHONY: build context publish ci test test-host test-settings unit bench inspect host engine venv venv-test venv-receptorctl clean \
 	cluster-up cluster-down cluster-status
 
 build: host venv
@@ -71,10 +71,23 @@ $(BIN)/.installed: pyproject.toml
 
 # The test extras compile gssapi and krb5 against this host's MIT krb5 (a few minutes the first
 # time, then from pip's wheel cache).
-venv-test: $(BIN)/.installed-test
+venv-test: $(BIN)/.installed-test venv-receptorctl
 
 $(BIN)/.installed-test: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# receptorctl in its own venv (it needs click<8.4; the test venv has click>=8.5), with the
+# ansible-runner and ansible-core of the image, for the receptor node tests (tests/harness/receptor/).
+RECEPTORCTL_VENV := .venv-receptorctl
+RECEPTORCTL_REQUIREMENTS := tests/harness/receptor/requirements.txt
+
+venv-receptorctl: $(RECEPTORCTL_VENV)/bin/.installed
+
+$(RECEPTORCTL_VENV)/bin/.installed: $(RECEPTORCTL_REQUIREMENTS)
+	@test -x $(RECEPTORCTL_VENV)/bin/python || $(PYTHON) -m venv $(RECEPTORCTL_VENV)
+	$(RECEPTORCTL_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(RECEPTORCTL_VENV)/bin/python -m pip install --quiet -r $(RECEPTORCTL_REQUIREMENTS)
 	touch $@
 
 # The local single-node Kubernetes and registry the tests use (tests/harness/cluster/; KUBECONFIG

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import os
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +53,36 @@ def publish(project: Path, *args: str, cluster, password: str | None = None, **e
     env = {"EE_REGISTRY_USERNAME": creds["username"],
            "EE_REGISTRY_PASSWORD": creds["password"] if password is None else password, "COLUMNS": "200", **extra_env}
     return ee_builder("publish", *args, cwd=project, env=env)
+
+
+# receptorctl (its own venv: it needs click<8.4, this venv click>=8.5) ------------------------------
+
+RECEPTORCTL_VENV = ROOT / ".venv-receptorctl"  # `make venv-receptorctl` (a part of `make venv-test`)
+
+
+def receptorctl_bin(name: str = "receptorctl") -> Path:
+    """A program of the receptorctl venv (``receptorctl``, ``python``, ``ansible-runner``)."""
+    path = RECEPTORCTL_VENV / "bin" / name
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing: run `make venv-receptorctl` (part of `make test`)")
+    return path
+
+
+def receptorctl(socket: Path, *args: str, stdin: bytes | None = None, timeout: float = 120) -> CliResult:
+    """``receptorctl --socket SOCKET ARGS``, the real CLI as a subprocess."""
+    result = subprocess.run([str(receptorctl_bin()), "--socket", str(socket), *args], input=stdin,
+                            capture_output=True, timeout=timeout)
+    return CliResult(result.returncode, result.stdout.decode(errors="replace"), result.stderr.decode(errors="replace"))
+
+
+def receptorctl_python(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``script`` run by the receptorctl venv's Python (``ReceptorControl`` and ansible-runner, as AWX
+    uses them) with ``args`` as ``sys.argv[1:]``; its bin directory first on PATH."""
+    bindir = receptorctl_bin("python").parent
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ.get('PATH', '')}"}
+    env.pop("VIRTUAL_ENV", None)
+    return subprocess.run([str(bindir / "python"), "-c", script, *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
 
 
 # Scratch projects and settings -------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Integration fixtures: a real engine, the default image built by `make build` from a clean clone,
-the Windows target and the local Kubernetes. Helpers are in tests/helpers.py."""
+the Windows target, the local Kubernetes and a receptor node. Helpers are in tests/helpers.py."""
 from __future__ import annotations
 
 import os
@@ -13,8 +13,9 @@ import pytest
 from builder.engine import Engine
 from builder.settings import EngineSettings
 from tests.harness.cluster import Cluster
+from tests.harness.receptor import node as receptor
 from tests.harness.windows.target import EmulatedTarget, Target, real_host_from_env
-from tests.helpers import IMAGE, ROOT
+from tests.helpers import IMAGE, ROOT, receptorctl_bin
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +75,26 @@ def cluster():
     yield local
     if not was_up:
         local.down()
+
+
+# The work types of the test node: receptorctl's `cat` demo, AWX's execution-node `ansible-runner`
+# (its command from the receptorctl venv, where ansible-core is too), and what the failure,
+# params and cancel tests need.
+RECEPTOR_WORKERS = [
+    {"work-command": {"worktype": "cat", "command": "cat"}},
+    {"work-command": {"worktype": "ansible-runner", "command": "ansible-runner", "params": "worker",
+                      "allowruntimeparams": True}},
+    {"work-command": {"worktype": "fail", "command": "sh", "params": "-c 'echo going down; exit 3'"}},
+    {"work-command": {"worktype": "sleep", "command": "sleep", "allowruntimeparams": True}},
+]
+
+
+@pytest.fixture
+def receptor_node(tmp_path):
+    """A receptor node on a unix socket in ``tmp_path``: the stand-in (tests/harness/receptor/), or
+    the real receptor named by ``EE_RECEPTOR``. Its PATH starts with the receptorctl venv's bin, so
+    `ansible-runner worker` finds ansible-playbook."""
+    bindir = receptorctl_bin("ansible-runner").parent
+    node = receptor.start(tmp_path, "ee-test", RECEPTOR_WORKERS, env={"PATH": f"{bindir}:{os.environ['PATH']}"})
+    yield node
+    node.stop()

@@ -1,0 +1,226 @@
+"""Work units of the receptor STAND-IN: receptor's workceptor for ``work-command`` on one node.
+
+Reproduced from receptor's ``pkg/workceptor`` (command.go, workceptor.go, controlsvc.go): unit IDs
+of 8 random letters; ``<datadir>/<node>/<unit>/{status,stdin,stdout}``; the status file's fields
+(State, Detail, StdoutSize, WorkType, ExtraData {Pid, Params}); the states 0 Pending, 1 Running,
+2 Succeeded, 3 Failed, 4 Canceled and the Detail texts of each step; ``params`` refused unless
+``allowruntimeparams`` ("extra params provided but not allowed"), other submit params ignored as
+receptor's command worker ignores them; the command run with the stdin file and stdout+stderr
+into the stdout file; cancel = SIGINT (SIGKILL after 10 s) then Canceled; release = cancel and
+remove the directory. Errors are raised as ``WorkError`` with receptor's message text."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shlex
+import shutil
+import signal
+import string
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from tests.harness.receptor.config import CommandWorker, Config, KubernetesWorker
+
+PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED = range(5)
+STATE_NAMES = {PENDING: "Pending", RUNNING: "Running", SUCCEEDED: "Succeeded", FAILED: "Failed",
+               CANCELED: "Canceled"}
+
+
+class WorkError(Exception):
+    """A refusal, answered on the control socket as ``ERROR: <message>``."""
+
+
+def process_state(returncode: int) -> str:
+    """What Go's ``ProcessState.String()`` says, which receptor stores as the final Detail."""
+    if returncode >= 0:
+        return f"exit status {returncode}"
+    name = signal.strsignal(-returncode) or f"signal {-returncode}"
+    return f"signal: {name[0].lower()}{name[1:]}"
+
+
+class Unit:
+    def __init__(self, unit_id: str, directory: Path, worker: CommandWorker, params: str):
+        self.id = unit_id
+        self.dir = directory
+        self.worker = worker
+        self.params = params  # the configured params plus the runtime ones, as receptor combines them
+        self.state, self.detail, self.pid = PENDING, "", 0
+        self.process: subprocess.Popen | None = None
+        self.monitor: threading.Thread | None = None
+        self.canceled = False
+        self.lock = threading.Lock()
+
+    def stdout_size(self) -> int:
+        try:
+            return (self.dir / "stdout").stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def status(self) -> dict:
+        return {"State": self.state, "Detail": self.detail, "StdoutSize": self.stdout_size(),
+                "WorkType": self.worker.worktype, "ExtraData": {"Pid": self.pid, "Params": self.params}}
+
+    def update(self, state: int, detail: str) -> None:
+        """Set the state and rewrite the status file (replaced whole, so a reader never sees half)."""
+        with self.lock:
+            self.state, self.detail = state, detail
+            if not self.dir.exists():  # released meanwhile
+                return
+            tmp = self.dir / "status.tmp"
+            tmp.write_text(json.dumps(self.status()))
+            tmp.replace(self.dir / "status")
+
+    def complete(self) -> bool:
+        return self.state in (SUCCEEDED, FAILED, CANCELED)
+
+    def start(self) -> None:
+        self.update(PENDING, "Launching command runner")
+        argv = [self.worker.command, *shlex.split(self.params)]
+        with open(self.dir / "stdin", "rb") as stdin, open(self.dir / "stdout", "wb") as stdout:
+            try:
+                # Own session: a cancel's SIGINT reaches the command, never the stand-in itself.
+                self.process = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=subprocess.STDOUT,
+                                                start_new_session=True)
+            except FileNotFoundError:
+                self.update(FAILED, f'exec: "{self.worker.command}": executable file not found in $PATH')
+                return
+            except OSError as e:
+                self.update(FAILED, f"Error: {e}")
+                return
+        self.pid = self.process.pid
+        self.update(RUNNING, f"Running: PID {self.pid}")
+        self.monitor = threading.Thread(target=self._watch, daemon=True)
+        self.monitor.start()
+
+    def _watch(self) -> None:
+        # receptor's command runner rewrites the status every 250 ms (StdoutSize grows) and at exit.
+        while True:
+            try:
+                code = self.process.wait(timeout=0.25)
+                break
+            except subprocess.TimeoutExpired:
+                if not self.canceled:
+                    self.update(RUNNING, f"Running: PID {self.pid}")
+        if not self.canceled:
+            self.update(SUCCEEDED if code == 0 else FAILED, process_state(code))
+
+    def cancel(self) -> None:
+        """SIGINT, SIGKILL after 10 s as receptor's runner does, then Canceled (a finished or
+        not yet started unit keeps its state, as in receptor)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.canceled = True
+        stop(self.process, signal.SIGINT)
+        self.monitor.join()
+        self.update(CANCELED, "Canceled")
+
+
+class Workceptor:
+    def __init__(self, config: Config):
+        self.config = config
+        self.units: dict[str, Unit] = {}
+        self.lock = threading.Lock()
+        config.unit_root.mkdir(parents=True, exist_ok=True)
+
+    def allocate(self, params: dict[str, str]) -> Unit:
+        """A new unit for a submit's params (already checked to be strings), before its payload."""
+        node, worktype = params["node"], params["worktype"]
+        if node != self.config.node_id and node.lower() != "localhost":
+            raise WorkError(f"remote work (to node {node}) is not supported by the ee-builder receptor stand-in")
+        if params.get("ttl"):
+            raise WorkError("ttl option is intended for remote work only")
+        if params.get("signature"):
+            raise WorkError("work type did not expect a signature")
+        worker = self.config.workers.get(worktype)
+        if worker is None:
+            raise WorkError(f"unknown work type {worktype}")
+        if isinstance(worker, KubernetesWorker):
+            raise WorkError("work-kubernetes is not implemented by the ee-builder receptor stand-in yet")
+        runtime = params.get("params", "")
+        if runtime and not worker.allowruntimeparams:
+            raise WorkError("extra params provided but not allowed")
+        combined = " ".join(p for p in (worker.params, runtime) if p)
+        with self.lock:
+            while True:
+                unit_id = "".join(random.choices(string.ascii_letters + string.digits, k=8))
+                directory = self.config.unit_root / unit_id
+                if unit_id not in self.units and not directory.exists():
+                    break
+            directory.mkdir(mode=0o700, parents=True)
+            unit = self.units[unit_id] = Unit(unit_id, directory, worker, combined)
+        unit.update(PENDING, "Waiting for Input Data")
+        (directory / "stdin").touch(mode=0o600)
+        return unit
+
+    def find(self, unit_id: str) -> Unit:
+        with self.lock:
+            unit = self.units.get(unit_id)
+        if unit is None:
+            raise WorkError(f"unknown work unit {unit_id}")
+        return unit
+
+    def status(self, unit_id: str) -> dict:
+        unit = self.find(unit_id)
+        return {**unit.status(), "StateName": STATE_NAMES[unit.state]}
+
+    def list(self, unit_id: str | None = None) -> dict:
+        with self.lock:
+            ids = [unit_id] if unit_id else list(self.units)
+        return {i: self.status(i) for i in ids}
+
+    def cancel(self, unit_id: str) -> dict:
+        self.find(unit_id).cancel()
+        return {"cancelled": unit_id}
+
+    def release(self, unit_id: str, force: bool = False) -> dict:
+        unit = self.find(unit_id)
+        unit.cancel()
+        with unit.lock:
+            shutil.rmtree(unit.dir, ignore_errors=force)
+        with self.lock:
+            self.units.pop(unit_id, None)
+        return {"released": unit_id}
+
+    def results(self, unit_id: str, startpos: int):
+        """The unit's stdout from ``startpos`` in chunks, following it until the unit is complete
+        and all of it was read (receptor's GetResults, polling every 250 ms)."""
+        unit = self.find(unit_id)
+        path = unit.dir / "stdout"
+        while not path.exists():
+            if unit.complete() or not unit.dir.exists():
+                return
+            time.sleep(0.25)
+        with open(path, "rb") as stdout:
+            stdout.seek(startpos)
+            while True:
+                chunk = stdout.read(65536)
+                if chunk:
+                    yield chunk
+                    continue
+                # Read the state before the size: a unit complete now has written all its output.
+                done = unit.complete()
+                if (done and stdout.tell() >= unit.stdout_size()) or not unit.dir.exists():
+                    return
+                time.sleep(0.25)
+
+    def shutdown(self) -> None:
+        """Stop running commands when the node stops (receptor leaves them to its runners; the
+        stand-in owns them, and a test must not leave processes behind)."""
+        with self.lock:
+            units = list(self.units.values())
+        for unit in units:
+            if unit.process is not None and unit.process.poll() is None:
+                os.killpg(unit.process.pid, signal.SIGKILL)
+
+
+def stop(process: subprocess.Popen, first: signal.Signals, grace: float = 10) -> None:
+    """``first``, then SIGKILL when the process has not ended within ``grace`` seconds."""
+    process.send_signal(first)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
