@@ -69,6 +69,8 @@ import ansible_runner
 from receptorctl.socket_interface import ReceptorControl
 
 control, worktype, private = sys.argv[1:4]
+# Container groups add params (a file of JSON) and leave the unit for the caller to release.
+params = json.load(open(sys.argv[4])) if len(sys.argv) > 4 else None
 sockin, sockout = socket.socketpair()
 
 def transmit():
@@ -79,7 +81,7 @@ def transmit():
 
 threading.Thread(target=transmit, daemon=True).start()
 with sockout.makefile("rb") as payload:
-    unit = ReceptorControl(control).submit_work(worktype=worktype, payload=payload)["unitid"]
+    unit = ReceptorControl(control).submit_work(worktype=worktype, payload=payload, params=params)["unitid"]
 sockout.close()
 resultsock, resultfile = ReceptorControl(control).get_work_results(unit, return_socket=True, return_sockfile=True)
 events = []
@@ -87,12 +89,12 @@ res = ansible_runner.interface.run(streamer="process", quiet=True, _input=result
                                    event_handler=lambda event: events.append(event) or True)
 resultsock.close()
 # process returns at the stream's {"eof": true}, which can come before the worker has exited.
-for _ in range(150):
+for _ in range(300):
     state = ReceptorControl(control).simple_command(f"work status {unit}")
     if state["State"] >= 2:
         break
     time.sleep(0.2)
-released = ReceptorControl(control).simple_command(f"work release {unit}")
+released = None if params else ReceptorControl(control).simple_command(f"work release {unit}")
 print(json.dumps({"unit": unit, "status": res.status, "rc": res.rc, "state": state, "released": released,
                   "stdout": [e.get("stdout", "") for e in events]}))
 """

@@ -6,9 +6,9 @@ It reproduces, from receptor's sources (v1.4.9 era): the v1 YAML config (``confi
 service on a unix socket with its greeting, plain-text and JSON commands, one-line JSON replies
 and ``ERROR: …`` lines (``control``), and ``work-command`` units kept in
 ``<datadir>/<node>/<unit>/{status,stdin,stdout}`` with receptor's states, Detail texts, params
-rules, cancel and release (``work``). It does NOT reproduce the mesh (peers, listeners, TLS,
-remote work, signing), a restart picking up old units, or ``work-kubernetes`` execution (parsed
-and validated only; a submission is refused clearly).
+rules, cancel and release (``work``), and ``work-kubernetes`` units run through ``kubectl``
+(``kube``; no log reconnect, no tcp stream method, no in-cluster auth). It does NOT reproduce the
+mesh (peers, listeners, TLS, remote work, signing) or a restart picking up old units.
 
 Run it as ``python -m tests.harness.receptor -c FILE`` or through the ``receptor`` wrapper script
 next to this file; ``node.py`` starts one for a test (or a real receptor named by

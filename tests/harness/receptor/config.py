@@ -27,7 +27,7 @@ class CommandWorker:
 
 @dataclass(frozen=True)
 class KubernetesWorker:
-    """Parsed and validated so configs written for a real receptor load; not run (next slice)."""
+    """Parsed and validated as receptor does at start-up; units run by ``kube.KubeUnit``."""
     worktype: str
     authmethod: str = "incluster"
     namespace: str = ""

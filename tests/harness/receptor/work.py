@@ -7,7 +7,8 @@ of 8 random letters; ``<datadir>/<node>/<unit>/{status,stdin,stdout}``; the stat
 ``allowruntimeparams`` ("extra params provided but not allowed"), other submit params ignored as
 receptor's command worker ignores them; the command run with the stdin file and stdout+stderr
 into the stdout file; cancel = SIGINT (SIGKILL after 10 s) then Canceled; release = cancel and
-remove the directory. Errors are raised as ``WorkError`` with receptor's message text."""
+remove the directory. Errors are raised as ``WorkError`` with receptor's message text. ``work-kubernetes``
+units are ``kube.KubeUnit``, with the same surface."""
 from __future__ import annotations
 
 import json
@@ -41,17 +42,18 @@ def process_state(returncode: int) -> str:
     return f"signal: {name[0].lower()}{name[1:]}"
 
 
-class Unit:
-    def __init__(self, unit_id: str, directory: Path, worker: CommandWorker, params: str):
-        self.id = unit_id
-        self.dir = directory
-        self.worker = worker
-        self.params = params  # the configured params plus the runtime ones, as receptor combines them
-        self.state, self.detail, self.pid = PENDING, "", 0
-        self.process: subprocess.Popen | None = None
-        self.monitor: threading.Thread | None = None
+class BaseUnit:
+    """What every unit has: its directory, state and Detail, and the status file. ``status()``'s
+    ExtraData is the work type's own."""
+
+    def __init__(self, unit_id: str, directory: Path, worker: CommandWorker | KubernetesWorker):
+        self.id, self.dir, self.worker = unit_id, directory, worker
+        self.state, self.detail = PENDING, ""
         self.canceled = False
         self.lock = threading.Lock()
+
+    def extra_data(self) -> dict:
+        raise NotImplementedError
 
     def stdout_size(self) -> int:
         try:
@@ -61,11 +63,14 @@ class Unit:
 
     def status(self) -> dict:
         return {"State": self.state, "Detail": self.detail, "StdoutSize": self.stdout_size(),
-                "WorkType": self.worker.worktype, "ExtraData": {"Pid": self.pid, "Params": self.params}}
+                "WorkType": self.worker.worktype, "ExtraData": self.extra_data()}
 
     def update(self, state: int, detail: str) -> None:
-        """Set the state and rewrite the status file (replaced whole, so a reader never sees half)."""
+        """Set the state and rewrite the status file (replaced whole, so a reader never sees half);
+        once canceled, only Canceled is written."""
         with self.lock:
+            if self.canceled and state != CANCELED:
+                return
             self.state, self.detail = state, detail
             if not self.dir.exists():  # released meanwhile
                 return
@@ -75,6 +80,21 @@ class Unit:
 
     def complete(self) -> bool:
         return self.state in (SUCCEEDED, FAILED, CANCELED)
+
+    def release_resources(self) -> None:
+        """Whatever the unit keeps outside its directory, removed at release."""
+
+
+class Unit(BaseUnit):
+    def __init__(self, unit_id: str, directory: Path, worker: CommandWorker, params: str):
+        super().__init__(unit_id, directory, worker)
+        self.params = params  # the configured params plus the runtime ones, as receptor combines them
+        self.pid = 0
+        self.process: subprocess.Popen | None = None
+        self.monitor: threading.Thread | None = None
+
+    def extra_data(self) -> dict:
+        return {"Pid": self.pid, "Params": self.params}
 
     def start(self) -> None:
         self.update(PENDING, "Launching command runner")
@@ -117,6 +137,10 @@ class Unit:
         self.monitor.join()
         self.update(CANCELED, "Canceled")
 
+    def shutdown(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+
 
 class Workceptor:
     def __init__(self, config: Config):
@@ -137,20 +161,24 @@ class Workceptor:
         worker = self.config.workers.get(worktype)
         if worker is None:
             raise WorkError(f"unknown work type {worktype}")
-        if isinstance(worker, KubernetesWorker):
-            raise WorkError("work-kubernetes is not implemented by the ee-builder receptor stand-in yet")
-        runtime = params.get("params", "")
-        if runtime and not worker.allowruntimeparams:
-            raise WorkError("extra params provided but not allowed")
-        combined = " ".join(p for p in (worker.params, runtime) if p)
+        if not isinstance(worker, KubernetesWorker):
+            runtime = params.get("params", "")
+            if runtime and not worker.allowruntimeparams:
+                raise WorkError("extra params provided but not allowed")
+            combined = " ".join(p for p in (worker.params, runtime) if p)
         with self.lock:
             while True:
                 unit_id = "".join(random.choices(string.ascii_letters + string.digits, k=8))
                 directory = self.config.unit_root / unit_id
                 if unit_id not in self.units and not directory.exists():
                     break
+            if isinstance(worker, KubernetesWorker):
+                from tests.harness.receptor.kube import KubeUnit
+                unit = KubeUnit(unit_id, directory, worker, params)  # raises receptor's params refusals
+            else:
+                unit = Unit(unit_id, directory, worker, combined)
             directory.mkdir(mode=0o700, parents=True)
-            unit = self.units[unit_id] = Unit(unit_id, directory, worker, combined)
+            self.units[unit_id] = unit
         unit.update(PENDING, "Waiting for Input Data")
         (directory / "stdin").touch(mode=0o600)
         return unit
@@ -180,6 +208,7 @@ class Workceptor:
         unit.cancel()
         with unit.lock:
             shutil.rmtree(unit.dir, ignore_errors=force)
+        unit.release_resources()
         with self.lock:
             self.units.pop(unit_id, None)
         return {"released": unit_id}
@@ -212,8 +241,7 @@ class Workceptor:
         with self.lock:
             units = list(self.units.values())
         for unit in units:
-            if unit.process is not None and unit.process.poll() is None:
-                os.killpg(unit.process.pid, signal.SIGKILL)
+            unit.shutdown()
 
 
 def stop(process: subprocess.Popen, first: signal.Signals, grace: float = 10) -> None:
