@@ -48,10 +48,10 @@ class Definition:
             return None
         return self.local(value.strip(), ("dependencies", key), "file")
 
-    def local(self, value: str, keypath: tuple, what: str) -> Path:
-        """A file the definition names, relative to it, inside the project; a located error otherwise."""
+    def local(self, value: str, keypath: tuple, what: str, kind: str | None = None) -> Path:
+        """A path the definition names, relative to it, inside the project; a located error otherwise."""
         return files.project_path(self.root or self.path.parent, value, self.where(*keypath), what,
-                                  base=self.path.parent)
+                                  base=self.path.parent, kind=kind)
 
     def dependency_lines(self, key: str) -> list[str]:
         """The requirement or bindep lines of ``dependencies.<key>`` (python, system), given inline
@@ -92,13 +92,10 @@ class Definition:
         for key in FILE_KEYS:
             self.dependency_file(key)
         for index, entry in enumerate(self.data.get("additional_build_files") or []):
-            src, keypath = str(entry.get("src", "")), ("additional_build_files", index, "src")
-            if any(char in src for char in "*?["):  # ansible-builder takes globs: may match nothing yet
-                if files.inside(self.root or self.path.parent, src, self.path.parent) is None:
-                    raise UserError(f"{self.where(*keypath)}: {src!r} leads outside the project. Expected a "
-                                    f"pattern inside it, or an absolute one.")
-                continue
-            self.local(src, keypath, "file or directory")
+            src = str(entry.get("src", ""))
+            # ansible-builder takes globs too: a pattern must stay inside, but may match nothing yet.
+            self.local(src, ("additional_build_files", index, "src"), "file or directory",
+                       "pattern" if any(char in src for char in "*?[") else None)
 
 
 def load(path: Path, root: Path | None = None) -> Definition:

@@ -120,10 +120,11 @@ class Engine:
         """The command behind each history entry of the image, oldest last (as the engine lists them)."""
         return [entry.get("CreatedBy", "") for entry in self.client.api.history(ref)]
 
-    def remove(self, ref: str, force: bool = False) -> None:
-        """Remove the image or tag ``ref``; nothing when it is not there."""
+    def remove(self, ref: str, force: bool = False, prune: bool = True) -> None:
+        """Remove the image or tag ``ref``; nothing when it is not there. ``prune``: also its
+        untagged parent images."""
         try:
-            self.client.images.remove(ref, force=force)
+            self.client.images.remove(ref, force=force, noprune=not prune)
         except docker.errors.ImageNotFound:
             pass
 
@@ -155,10 +156,9 @@ class Engine:
             if image_id is not None:
                 self.tag(image_id, [ref])
             else:
-                self.client.images.remove(ref, noprune=True)
+                self.remove(ref, prune=False)
         except docker.errors.ImageNotFound:
-            if image_id is not None:
-                raise UserError(f"image {image_id} is gone") from None
+            raise UserError(f"image {image_id} is gone") from None
         except (docker.errors.APIError, requests.exceptions.RequestException) as err:
             raise UserError(_reason(err)) from None
 

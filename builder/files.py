@@ -76,11 +76,14 @@ def inside(root: Path, value: str, base: Path | None = None) -> Path | None:
 def project_path(root: Path, value: str, where: str, what: str, base: Path | None = None,
                  kind: str | None = None) -> Path:
     """``value`` (relative to ``base``, default ``root``) as an existing path inside ``root``, of
-    ``kind`` "file" or "directory" when given; a UserError at ``where`` otherwise."""
+    ``kind`` "file" or "directory" when given, or a "pattern" that need not match yet; a UserError
+    at ``where`` otherwise."""
     resolved = inside(root, value, base)
     if resolved is None:
         raise UserError(f"{where}: {value!r} leads outside the project ({root.resolve()}). Expected a path "
                         f"inside it; give an absolute path if you mean one elsewhere.")
+    if kind == "pattern":
+        return resolved
     if not resolved.exists():
         raise UserError(f"{where}: {what} {resolved} does not exist. Fix the path (relative paths start at "
                         f"{(base or root).resolve()}).")
