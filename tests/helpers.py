@@ -8,6 +8,7 @@ import functools
 import os
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,3 +165,30 @@ def registry_digest(cluster, tag: str) -> str | None:
                              auth=(creds["username"], creds["password"]), verify=str(cluster.pki / "ca.crt"),
                              headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"}, timeout=10)
     return response.headers.get("Docker-Content-Digest") if response.status_code == 200 else None
+
+
+# Kubernetes work ---------------------------------------------------------------------------------
+
+def awx_pod(image: str, name: str = "automation-job-42", container: str = "worker", **extra) -> str:
+    """AWX's default pod spec (get_default_pod_spec), dumped as AWX does."""
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": name, "namespace": "default", "labels": {"ansible-awx-job-id": "42"}},
+           "spec": {"serviceAccountName": "default", "automountServiceAccountToken": False,
+                    "containers": [{"name": container, "image": image, "imagePullPolicy": "Never",
+                                    "args": ["ansible-runner", "worker", "--private-data-dir=/runner"],
+                                    "resources": {"requests": {"cpu": "250m", "memory": "100Mi"}}, **extra}]}}
+    return yaml.dump(pod, explicit_start=True)
+
+
+def pods(cluster, prefix: str) -> list[str]:
+    names = cluster.kubectl("get", "pods", "-n", "default", "-o", "name").stdout.split()
+    return [n.split("/", 1)[1] for n in names if n.split("/", 1)[1].startswith(prefix)]
+
+
+def wait_gone(cluster, name: str, timeout: float = 90) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cluster.kubectl("get", "pod", name, "-n", "default", check=False).returncode != 0:
+            return True
+        time.sleep(1)
+    return False

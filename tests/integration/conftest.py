@@ -98,3 +98,31 @@ def receptor_node(tmp_path):
     node = receptor.start(tmp_path, "ee-test", RECEPTOR_WORKERS, env={"PATH": f"{bindir}:{os.environ['PATH']}"})
     yield node
     node.stop()
+
+
+# awx-ee's control-plane work types (README, "Receptor in the image"): container groups.
+KUBE_WORKERS = [
+    {"work-kubernetes": {"worktype": "kubernetes-runtime-auth", "authmethod": "runtime", "allowruntimeauth": True,
+                         "allowruntimepod": True, "allowruntimeparams": True}},
+    {"work-kubernetes": {"worktype": "kubernetes-incluster-auth", "authmethod": "incluster",
+                         "allowruntimeauth": True, "allowruntimepod": True, "allowruntimeparams": True}},
+]
+
+
+@pytest.fixture(scope="session")
+def ee_in_cluster(cluster) -> str:
+    """The image from `make build`, loaded into the local cluster's containerd."""
+    if subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode != 0:
+        pytest.fail(f"{IMAGE} is missing: run `make build`")
+    cluster.load(IMAGE)
+    return IMAGE
+
+
+@pytest.fixture
+def kube_node(tmp_path, cluster):
+    """A receptor node (stand-in or EE_RECEPTOR) with the container-group work types; kubectl on
+    its PATH for the stand-in."""
+    kubectl = cluster.binary("kubectl").parent
+    node = receptor.start(tmp_path, "ee-test", KUBE_WORKERS, env={"PATH": f"{kubectl}:{os.environ['PATH']}"})
+    yield node
+    node.stop()

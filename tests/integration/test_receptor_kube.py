@@ -5,65 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 
 import pytest
 import yaml
 
 from tests.harness.receptor import node as receptor
-from tests.helpers import IMAGE, receptorctl, receptorctl_python
+from tests.helpers import awx_pod, pods, receptorctl, receptorctl_python, wait_gone
 from tests.integration.test_receptor_node import AWX_FLOW, submit, unit_status, wait_for_state
-
-# awx-ee's control-plane work types (README, "Receptor in the image"), and a restricted one.
-KUBE_WORKERS = [
-    {"work-kubernetes": {"worktype": "kubernetes-runtime-auth", "authmethod": "runtime", "allowruntimeauth": True,
-                         "allowruntimepod": True, "allowruntimeparams": True}},
-    {"work-kubernetes": {"worktype": "kubernetes-incluster-auth", "authmethod": "incluster",
-                         "allowruntimeauth": True, "allowruntimepod": True, "allowruntimeparams": True}},
-]
-
-
-def awx_pod(image: str, name: str = "automation-job-42", container: str = "worker", **extra) -> str:
-    """AWX's default pod spec (get_default_pod_spec), dumped as AWX does."""
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": name, "namespace": "default", "labels": {"ansible-awx-job-id": "42"}},
-           "spec": {"serviceAccountName": "default", "automountServiceAccountToken": False,
-                    "containers": [{"name": container, "image": image, "imagePullPolicy": "Never",
-                                    "args": ["ansible-runner", "worker", "--private-data-dir=/runner"],
-                                    "resources": {"requests": {"cpu": "250m", "memory": "100Mi"}}, **extra}]}}
-    return yaml.dump(pod, explicit_start=True)
-
-
-@pytest.fixture(scope="module")
-def ee_in_cluster(cluster):
-    if subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode != 0:
-        pytest.fail(f"{IMAGE} is missing: run `make build`")
-    cluster.load(IMAGE)
-    return IMAGE
-
-
-@pytest.fixture
-def kube_node(tmp_path, cluster):
-    kubectl = cluster.binary("kubectl").parent
-    node = receptor.start(tmp_path, "ee-test", KUBE_WORKERS, env={"PATH": f"{kubectl}:{os.environ['PATH']}"})
-    yield node
-    node.stop()
-
-
-def pods(cluster, prefix: str) -> list[str]:
-    names = cluster.kubectl("get", "pods", "-n", "default", "-o", "name").stdout.split()
-    return [n.split("/", 1)[1] for n in names if n.split("/", 1)[1].startswith(prefix)]
-
-
-def wait_gone(cluster, name: str, timeout: float = 90) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cluster.kubectl("get", "pod", name, "-n", "default", check=False).returncode != 0:
-            return True
-        time.sleep(1)
-    return False
-
 
 def test_awx_container_group_flow(kube_node, cluster, ee_in_cluster, tmp_path):
     private = tmp_path / "private"

@@ -7,7 +7,7 @@ service on a unix socket with its greeting, plain-text and JSON commands, one-li
 and ``ERROR: …`` lines (``control``), and ``work-command`` units kept in
 ``<datadir>/<node>/<unit>/{status,stdin,stdout}`` with receptor's states, Detail texts, params
 rules, cancel and release (``work``), and ``work-kubernetes`` units run through ``kubectl``
-(``kube``; no log reconnect, no tcp stream method, no in-cluster auth). It does NOT reproduce the
+(``kube``, with the log reconnect; no tcp stream method, no in-cluster auth). It does NOT reproduce the
 mesh (peers, listeners, TLS, remote work, signing) or a restart picking up old units.
 
 Run it as ``python -m tests.harness.receptor -c FILE`` or through the ``receptor`` wrapper script

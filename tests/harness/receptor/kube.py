@@ -11,13 +11,22 @@ and ``restartPolicy: Never``, ``metadata.name`` as a ``generateName`` prefix and
 times / deleted / timed out, each with receptor's "Error creating pod: …" Detail, the pod then
 deleted); the payload sent with ``kubectl attach -i -c worker`` (Pending "Sending stdin to pod",
 then Running "Pod Running"; an empty payload skips it); ``kubectl logs -f --timestamps -c worker``
-into the unit's stdout with the timestamps stripped; completion = log EOF ("Finished", whatever
-the exit code, as this receptor source does); a pod gone at EOF fails the unit; cancel and
-release delete the pod (Canceled even when finished, as receptor's Cancel does).
+into the unit's stdout with the timestamps stripped; kubeLoggingWithReconnect: when the stream
+ends, the pod is fetched (5 tries, 1 s apart: "Error getting pod …" fails the unit) and the log
+reopened with ``sinceTime`` (5 tries: "Error opening log stream for pod …"), lines not newer than
+the last timestamp skipped, a budget of 5 reconnects reset only by a line written ("Detected Error:
+unexpected EOF for pod ns/name. Will retry N more times." in the node's log), so a silent job cut
+again and again fails with "Error with pod's stdout: unexpected EOF"; a clean EOF from a worker
+that terminated ends the stream, and a termination other than Completed/Error (OOMKilled, evicted)
+fails the unit as newer receptors do (PR #1444; our wording); otherwise completion = log EOF
+("Finished", whatever the exit code); cancel and release delete the pod (Canceled even when
+finished, as receptor's Cancel does).
 
-Not reproduced: the reconnect from ``sinceTime`` when a log stream is cut (next slice), the 5×
-retries around log/attach/get calls, ``streammethod: tcp``, ``incluster`` auth (no in-cluster
-service account here: refused with client-go's message), restart of units after a node restart.
+Not reproduced: the 5× retries around attach, ``streammethod: tcp``, ``incluster`` auth (no
+in-cluster service account here: refused with client-go's message), the version switch
+``RECEPTOR_KUBE_SUPPORT_RECONNECT`` (always on, as for any current Kubernetes), restart of units
+after a node restart. kubectl's error texts stand in for client-go's where they differ (a refused
+connection reads "Unable to connect to the server: …").
 """
 from __future__ import annotations
 
@@ -25,12 +34,15 @@ import copy
 import json
 import os
 import re
+import select
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -172,17 +184,11 @@ class KubeUnit(BaseUnit):
             self.update(PENDING, "Sending stdin to pod")
             sender = threading.Thread(target=self._send_stdin, args=(stdin_path, stdin_error), daemon=True)
             sender.start()
-        stdout_error = self._stream_logs()
+        stdout_error = self._stream_logs(stdin_error)
         if sender is not None:
             sender.join(timeout=30)
         if self.canceled:
             return
-        if stdout_error is None and stdin_error == []:
-            gone = self.kubectl("get", "pod", self.pod_name, "-n", self.namespace, "-o", "name")
-            if gone.returncode != 0:  # receptor's next get (before reconnecting) fails the unit
-                self.update(FAILED, f"Error getting pod {self.namespace}/{self.pod_name}. "
-                                    f"Error: {api_error(gone.stderr)}")
-                return
         if stdin_error or stdout_error:
             if not stdin_error:
                 detail = f"Error with pod's stdout: {stdout_error}"
@@ -329,17 +335,95 @@ class KubeUnit(BaseUnit):
         if code != 0 and not self.canceled and self.state == PENDING:
             errors.append(api_error(attach.stderr.read().decode(errors="replace")))
 
-    def _stream_logs(self) -> str | None:
-        """``logs -f --timestamps`` into stdout, each line's timestamp stripped; the error, if any."""
-        logs = self._popen(["logs", "-f", "--timestamps", self.pod_name, "-n", self.namespace, "-c", "worker"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        with open(self.dir / "stdout", "ab", buffering=0) as out:
-            for line in logs.stdout:
-                stamp, sep, message = line.partition(b" ")
-                out.write(message if sep and parse_time(stamp) else line)
-        code = logs.wait()
-        if code != 0 and not self.canceled:
-            return api_error(logs.stderr.read().decode(errors="replace"))
+    def _stream_logs(self, stdin_error: list[str]) -> str | None:
+        """receptor's kubeLoggingWithReconnect: ``logs -f --timestamps`` into stdout, each line's
+        timestamp stripped; when the stream ends, the pod is fetched again and the log reopened
+        from the last timestamp seen, lines not newer than it skipped. The budget of 5 is reset
+        only by a line written, so a silent job cut again and again runs out of it. Returns the
+        stdout error, if any; a failed get or open fails the unit here, as receptor does."""
+        since: str | None = None
+        since_ns = -1
+        remaining, successful_write = RETRIES, False
+        while not stdin_error and not self.canceled:
+            if not self._get_pod_with_retries():
+                return None
+            stream = self._open_log_stream(since)
+            if stream is None:
+                return None
+            with open(self.dir / "stdout", "ab", buffering=0) as out:
+                for line in stream.lines():
+                    stamp, sep, message = line.partition(b" ")
+                    when = parse_time(stamp) if sep else None
+                    if when is not None:
+                        if when <= since_ns and not successful_write:
+                            continue
+                        since, since_ns = stamp.decode(), when
+                    out.write(message if when is not None else line)
+                    remaining, successful_write = RETRIES, True
+            error = stream.error()
+            if self.canceled:
+                return None
+            if error == "EOF" and (finished := self._finished_worker()) is not None:
+                return finished or None  # newer receptor: a terminated worker ends the stream
+            log("INFO", f"Detected Error: {error} for pod {self.namespace}/{self.pod_name}. "
+                        f"Will retry {remaining} more times.")
+            successful_write = False
+            remaining -= 1
+            if remaining > 0:
+                time.sleep(0.2)
+                continue
+            log("ERROR", f"Error reading from pod {self.namespace}/{self.pod_name}: {error}")
+            return None if error == "EOF" else error
+        return None
+
+    def _get_pod_with_retries(self) -> bool:
+        error = ""
+        for retries in range(RETRIES, 0, -1):
+            got = self.kubectl("get", "pod", self.pod_name, "-n", self.namespace, "-o", "name")
+            if got.returncode == 0:
+                return True
+            error = api_error(got.stderr)
+            log("WARNING", f"Error getting pod {self.namespace}/{self.pod_name}. Will retry {retries} more times. "
+                           f"Error: {error}")
+            time.sleep(1)
+        message = f"Error getting pod {self.namespace}/{self.pod_name}. Error: {error}"
+        log("ERROR", message)
+        self.update(FAILED, message)
+        return False
+
+    def _open_log_stream(self, since: str | None) -> LogFollower | None:
+        args = ["logs", "-f", "--timestamps", self.pod_name, "-n", self.namespace, "-c", "worker"]
+        if since is not None:
+            args.append(f"--since-time={since}")
+        error = ""
+        for retries in range(RETRIES, 0, -1):
+            stream = LogFollower(self._popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+            if not stream.refused():
+                return stream
+            error = stream.error()
+            log("WARNING", f"Error opening log stream for pod {self.namespace}/{self.pod_name}. "
+                           f"Will retry {retries} more times. Error: {error}")
+            time.sleep(1)
+        message = f"Error opening log stream for pod {self.namespace}/{self.pod_name}. Error: {error}"
+        log("ERROR", message)
+        self.update(FAILED, message)
+        return None
+
+    def _finished_worker(self) -> str | None:
+        """After a stream ends: "" when the worker container terminated normally (Completed or
+        Error: ansible-runner ran to its end), the interruption when it terminated otherwise
+        (OOMKilled, evicted: receptor PR #1444, newer than v1.4.9), None while it has not."""
+        got = self.kubectl("get", "pod", self.pod_name, "-n", self.namespace, "-o", "json")
+        if got.returncode != 0:
+            return None
+        for status in json.loads(got.stdout).get("status", {}).get("containerStatuses") or []:
+            terminated = status.get("state", {}).get("terminated") if status.get("name") == "worker" else None
+            if terminated is not None:
+                reason = terminated.get("reason", "")
+                if reason in ("Completed", "Error"):
+                    return ""
+                # Our wording: the PR's own text was not available to compare.
+                return f"container worker terminated: reason {reason}, exit code {terminated.get('exitCode')}"
         return None
 
     def _popen(self, args: list[str], **kwargs) -> subprocess.Popen:
@@ -380,6 +464,43 @@ class KubeUnit(BaseUnit):
         self.release_resources()
 
 
+class LogFollower:
+    """One ``kubectl logs -f``: its lines, and how it ended as Go's reader would say it."""
+
+    OPEN_WAIT = 5.0
+
+    def __init__(self, process: subprocess.Popen):
+        self.process = process
+        self._error: str | None = None
+
+    def refused(self) -> bool:
+        """Whether the request failed before any line (receptor's "Error opening log stream"):
+        kubectl exited at once with a request error (``Get "<url>": …``, ``Error from server``)."""
+        deadline = time.monotonic() + self.OPEN_WAIT
+        while self.process.poll() is None and time.monotonic() < deadline:
+            if select.select([self.process.stdout], [], [], 0.1)[0]:
+                return False
+        if self.process.poll() is None or self.process.stdout.peek(1):
+            return False
+        return REQUEST_ERROR.match(self._stderr()) is not None
+
+    def lines(self):
+        yield from self.process.stdout
+
+    def _stderr(self) -> str:
+        if self._error is None:
+            self.process.wait()
+            self._error = self.process.stderr.read().decode(errors="replace").strip()
+        return self._error
+
+    def error(self) -> str:
+        """"EOF" for a clean end, else kubectl's error text ("unexpected EOF" for a cut stream)."""
+        text = self._stderr()
+        if self.process.returncode == 0:
+            return "EOF"
+        return api_error(text).removeprefix("error: ") or f"kubectl exited {self.process.returncode}"
+
+
 class PodError(Exception):
     pass
 
@@ -393,9 +514,24 @@ def api_error(stderr: str) -> str:
     return re.sub(r"^(error: )?Error from server( \([A-Za-z]+\))?: ", "", stderr.strip())
 
 
+REQUEST_ERROR = re.compile(r'(error: )?([A-Z]+ "https?://|Error from server|Unable to connect to the server)')
+RETRIES = 5
+
+
+def log(level: str, message: str) -> None:
+    """receptor's log line format, on the node's stderr (its log file in the tests)."""
+    print(f"{level} {time.strftime('%Y/%m/%d %H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
 TIMESTAMP = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 
 
-def parse_time(stamp: bytes) -> bool:
-    """Whether the first word is an RFC 3339 timestamp, as receptor's ParseTime accepts it."""
-    return TIMESTAMP.fullmatch(stamp) is not None
+def parse_time(stamp: bytes) -> int | None:
+    """An RFC 3339 timestamp as nanoseconds since the epoch (the kubelet's precision, which the
+    skip of already-seen lines needs), None for anything else, as receptor's ParseTime."""
+    match = TIMESTAMP.fullmatch(stamp)
+    if match is None:
+        return None
+    whole = datetime.fromisoformat(stamp[:19].decode() + (match.group(2).decode().replace("Z", "+00:00")))
+    fraction = (match.group(1) or b".")[1:].ljust(9, b"0")[:9]
+    return int(whole.timestamp()) * 1_000_000_000 + int(fraction)
