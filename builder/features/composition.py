@@ -2,6 +2,7 @@
 and the ``Feature`` base class each feature module's ``FEATURE`` is made from."""
 from __future__ import annotations
 
+import glob
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from ..settings import Settings
 
 STAGES = ("base", "galaxy", "builder", "final")
+FILES = "files"  # under the staging directory: every file the composed definition names
 
 
 class Composition:
@@ -21,6 +23,12 @@ class Composition:
     Feature steps are placed before the user's ``prepend_*`` steps and after the user's
     ``append_*`` steps, in the order features are applied, so set-up (trust, package front) runs
     first and clean-up (apt lists, build-only CAs) runs last.
+
+    Every file the composed definition names lives under ``staging/files/`` (next to the composed
+    definition) and is named by a path relative to ``staging``, as ansible-builder resolves it, so
+    the staging directory can be moved to another directory or machine and still build: generated
+    files are written there, and host files and directories (``add_existing``, ``add_directory``)
+    are copied there by ``compose.write``.
     """
 
     def __init__(self, staging: Path):
@@ -28,6 +36,7 @@ class Composition:
         self.prepend: dict[str, list[str]] = {stage: [] for stage in STAGES}
         self.append: dict[str, list[str]] = {stage: [] for stage in STAGES}
         self.generated: dict[Path, bytes] = {}
+        self.copies: list[tuple[Path, Path]] = []  # (where in staging, the host file or directory copied there)
         self.build_files: list[dict[str, str]] = []
         self.options: dict[str, Any] = {}
         self.build_arg_defaults: dict[str, str] = {}
@@ -38,17 +47,32 @@ class Composition:
 
     def add_file(self, dest: str, name: str, content: bytes) -> str:
         """Stage generated ``content``; return its path inside the build context (``_build/...``)."""
-        src = self.staging / "files" / dest / name
-        self.generated[src] = content
-        return self.add_existing(dest, src)
+        staged = self.staging / FILES / dest / name
+        self.generated[staged] = content
+        self.build_files.append({"src": self.relative(staged), "dest": dest})
+        return f"_build/{dest}/{name}"
 
     def add_existing(self, dest: str, src: Path) -> str:
-        self.build_files.append({"src": str(src), "dest": dest})
+        """Stage a copy of the host file ``src``; return its path inside the build context."""
+        staged = self.copy(src, self.staging / FILES / dest / src.name)
+        self.build_files.append({"src": self.relative(staged), "dest": dest})
         return f"_build/{dest}/{src.name}"
 
     def add_directory(self, dest: str, src: Path) -> None:
         """The contents of ``src`` land in ``_build/<dest>/`` (ansible-builder copies directories so)."""
-        self.build_files.append({"src": str(src), "dest": dest})
+        staged = self.copy(src, self.staging / FILES / dest)
+        self.build_files.append({"src": self.relative(staged), "dest": dest})
+
+    def copy(self, src: Path, staged: Path) -> Path:
+        """Have ``compose.write`` copy the host file or directory ``src`` to ``staged`` (a directory's
+        contents are merged into ``staged``); return ``staged``."""
+        self.copies.append((staged, src))
+        return staged
+
+    def relative(self, staged: Path) -> str:
+        """``staged`` as the composed definition names it: relative to its directory, and escaped,
+        since ansible-builder reads a relative ``additional_build_files`` src as a glob."""
+        return glob.escape(staged.relative_to(self.staging).as_posix())
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,16 @@ review the diff like code.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
+from ansible_builder.user_definition import UserDefinition
+
 from builder import compose, settings
+from builder.cache import cache_dir
 from builder.collection_sources import Artifact
 from builder.errors import UserError
 from tests.helpers import KERBEROS_SETTINGS, ROOT, ca_pem
@@ -147,7 +151,10 @@ def test_kept_wheels_are_seeded_into_pip_cache(project, artifacts, tmp_path):
     path = project("ee-builder.yml", DPKG_SETTINGS.format(definition=ROOT / "execution-environment.yml", root=ROOT))
     project("ca.crt", ca_pem())
     result = compose.compose(settings.load(path), Path("/staging"), artifacts, wheels=seed)
-    assert {"src": str(seed), "dest": "ee-builder/pip-cache"} in result.definition["additional_build_files"]
+    # Copied next to the composed definition (the host's cache does not travel with it).
+    assert {"src": "files/ee-builder/pip-cache", "dest": "ee-builder/pip-cache"} in \
+        result.definition["additional_build_files"]
+    assert (Path("/staging/files/ee-builder/pip-cache"), seed) in result.copies
     assert not any(p.name == ".keep" for p in result.generated)
 
 
@@ -212,3 +219,130 @@ def test_kerberos_feature_brings_its_libraries_and_bindings_to_a_bare_definition
     assert deps["python"] == ["pywinrm==0.4.3", "pykerberos==1.2.4"]
     assert {"libgssapi-krb5-2 [platform:dpkg]", "libkrb5-dev [platform:dpkg compile]", "gcc [compile]",
             "krb5-user [platform:dpkg]"} <= set(deps["system"])
+
+
+# The composed definition is portable: no host path, every file it names next to it -----------------
+
+PORTABLE_SETTINGS = """
+trust:
+  ca_bundles: [{outside}/ca.crt]
+collections:
+  source: pypi
+receptor:
+  source: file
+  version: 1.6.9
+  file: bin/receptor
+""" + KERBEROS_SETTINGS
+
+
+def portable_project(project, outside: Path) -> Path:
+    """A project naming every kind of file ee-builder stages: a CA bundle, collection artifacts,
+    kept wheels and an absolute additional build file outside the project; a receptor file, a
+    glob and a directory inside it."""
+    outside.mkdir()
+    (outside / "ca.crt").write_text(ca_pem())
+    (outside / "site.cfg").write_text("[site]\n")
+    (outside / "wheels" / "ab").mkdir(parents=True)
+    (outside / "wheels" / "ab" / "pykerberos-1.2.4-cp311-cp311-linux_x86_64.whl").write_bytes(b"wheel")
+    for name in ("ansible-windows-3.3.0.tar.gz", "microsoft-ad-1.10.0.tar.gz"):
+        (outside / name).write_bytes(b"tarball " + name.encode())
+    project("bin/receptor", "#!/bin/sh\necho 1.6.9\n").chmod(0o755)
+    project("conf/a.cfg", "a\n")
+    project("conf/b.cfg", "b\n")
+    project("conf/skip.txt", "not matched\n")
+    project("data/nested/x.txt", "x\n")
+    project("execution-environment.yml", yaml.safe_load((ROOT / "execution-environment.yml").read_text()) | {
+        "additional_build_files": [{"src": "conf/*.cfg", "dest": "configs"}, {"src": "data", "dest": "data"},
+                                   {"src": str(outside / "site.cfg"), "dest": "configs"},
+                                   {"src": "nothing/*.cfg", "dest": "none"}]})
+    return project("ee-builder.yml", PORTABLE_SETTINGS.format(outside=outside))
+
+
+def files_project(project) -> Path:
+    """Dependencies given as files next to the user's definition, which no feature replaces."""
+    project("deps/requirements.txt", "pypsrp==0.9.1\n")
+    project("deps/bindep.txt", "libgssapi-krb5-2 [platform:dpkg]\n")
+    project("deps/requirements.yml", {"collections": [{"name": "ansible.windows"}]})
+    project("execution-environment.yml", {
+        "version": 3, "images": {"base_image": {"name": "localhost/debian:bookworm"}},
+        "dependencies": {"python": "deps/requirements.txt", "system": "deps/bindep.txt",
+                         "galaxy": "deps/requirements.yml"}})
+    return project("ee-builder.yml", "collections:\n  source: galaxy\n")
+
+
+def referenced(definition: dict) -> list[str]:
+    """Every host path the composed definition names: additional build files and dependency files."""
+    deps = [value for key, value in definition["dependencies"].items()
+            if key in ("python", "system", "galaxy") and isinstance(value, str)]
+    return deps + [entry["src"] for entry in definition.get("additional_build_files", [])]
+
+
+@pytest.mark.parametrize("kind", ["features", "files"])
+def test_written_definition_names_no_host_path_and_travels_with_its_files(project, tmp_path, kind):
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    if kind == "features":
+        path = portable_project(project, outside)
+        artifacts = [Artifact(name, "1", outside / f"{name}.tar.gz")
+                     for name in ("ansible-windows-3.3.0", "microsoft-ad-1.10.0")]
+        wheels = outside / "wheels"
+    else:
+        path, artifacts, wheels = files_project(project), None, None
+    staging = tmp_path / ".ee-builder"
+    result = compose.compose(settings.load(path), staging, artifacts, wheels)
+    written = compose.write(result, staging)
+
+    text = written.read_text()
+    for host in (str(tmp_path), str(outside), str(ROOT), str(cache_dir())):
+        assert host not in text, f"{host} in the composed definition:\n{text}"
+    definition = yaml.safe_load(text)
+    names = referenced(definition)
+    assert names and all(not Path(name).is_absolute() and ".." not in Path(name).parts for name in names)
+
+    # Moved elsewhere, with the project and the host files gone: ansible-builder finds every file.
+    moved = tmp_path.parent / f"{tmp_path.name}-moved"
+    shutil.move(staging, moved)
+    for gone in [tmp_path, outside]:
+        shutil.rmtree(gone, ignore_errors=True)
+    user = UserDefinition(str(moved / "execution-environment.yml"))
+    user.validate()  # every dependency file exists relative to the definition
+    for entry in definition.get("additional_build_files", []):
+        assert list(moved.glob(entry["src"])), f"{entry['src']} is not in {moved}"
+    for name in names:
+        assert (moved / name).exists(), name
+
+    staged = {p.relative_to(moved).as_posix(): p for p in (moved / "files").rglob("*") if p.is_file()}
+    if kind == "files":
+        assert definition["dependencies"] == {"python": "files/project/dependencies/python/requirements.txt",
+                                              "system": "files/project/dependencies/system/bindep.txt",
+                                              "galaxy": "files/project/dependencies/galaxy/requirements.yml"}
+        assert staged["files/project/dependencies/python/requirements.txt"].read_text() == "pypsrp==0.9.1\n"
+        return
+    assert definition["additional_build_files"][:3] == [
+        {"src": "files/project/additional_build_files/0", "dest": "configs"},
+        {"src": "files/project/additional_build_files/1", "dest": "data"},
+        {"src": "files/project/additional_build_files/2", "dest": "configs"}]  # the unmatched glob is left out
+    assert {"files/project/additional_build_files/0/a.cfg", "files/project/additional_build_files/0/b.cfg",
+            "files/project/additional_build_files/1/nested/x.txt", "files/project/additional_build_files/2/site.cfg",
+            "files/ee-builder/collections/ansible-windows-3.3.0.tar.gz",
+            "files/ee-builder/collections/microsoft-ad-1.10.0.tar.gz",
+            "files/ee-builder/pip-cache/ab/pykerberos-1.2.4-cp311-cp311-linux_x86_64.whl",
+            "files/ee-builder/receptor/receptor", "files/ee-builder/probe/image.py", "files/ee-builder/krb5/krb5.conf",
+            "files/ee-builder/trust/ee-builder-0.crt"} <= set(staged)
+    assert "files/project/additional_build_files/0/skip.txt" not in staged
+    assert staged["files/ee-builder/probe/image.py"].read_bytes() == (ROOT / "builder/probes/image.py").read_bytes()
+    assert os.access(staged["files/ee-builder/receptor/receptor"], os.X_OK)
+
+
+def test_rewriting_replaces_the_staged_files_and_never_copies_the_staging_directory(project, tmp_path):
+    project("conf/a.cfg", "a\n")
+    project("execution-environment.yml", {
+        "version": 3, "images": {"base_image": {"name": "localhost/debian:bookworm"}},
+        "additional_build_files": [{"src": "*", "dest": "everything"}]})
+    loaded = settings.load(project("ee-builder.yml", "collections:\n  source: galaxy\n"))
+    staging = tmp_path / ".ee-builder"
+    for _ in range(2):  # the second time, the glob also matches .ee-builder
+        compose.write(compose.compose(loaded, staging, None), staging)
+    copied = staging / "files" / "project" / "additional_build_files" / "0"
+    # As ansible-builder copies them: a matched directory's contents land in dest.
+    assert (copied / "a.cfg").read_text() == "a\n" and (copied / "ee-builder.yml").is_file()
+    assert not (copied / ".ee-builder").exists() and not (copied / "files").exists()

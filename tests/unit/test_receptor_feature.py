@@ -32,8 +32,10 @@ def test_from_a_receptor_image(project):
 def test_from_a_local_file(project):
     project("bin/receptor", "#!/bin/sh\necho 1.6.9\n")
     result = composed(project, "  source: file\n  version: 1.6.9\n  file: bin/receptor\n")
-    assert {"src": str(project.root / "bin" / "receptor"), "dest": "ee-builder/receptor"} in \
+    # Staged inside the context (relocatable), from the project's file.
+    assert {"src": "files/ee-builder/receptor/receptor", "dest": "ee-builder/receptor"} in \
         result.definition["additional_build_files"]
+    assert any(source == project.root / "bin" / "receptor" for _, source in result.copies)
     assert f"COPY _build/ee-builder/receptor/receptor {BINARY}" in \
         result.definition["additional_build_steps"]["append_final"]
 
