@@ -177,14 +177,18 @@ def awx_group() -> None:
 
 @awx_group.command(name="objects")
 @settings_option
-@click.option("--image", callback=_image, help="Image reference (default: the digest `ee-builder publish` recorded).")
+@click.option("--image", callback=_image, help="Image reference, by digest (default: the digest `ee-builder "
+              "publish` recorded; with nothing published, the image built here).")
 @click.option("--output", "-o", "output_dir", default="awx", show_default=True, type=click.Path(file_okay=False),
               help="Directory for the files.")
 def awx_objects_command(settings_path: str, image: str | None, output_dir: str) -> None:
-    """Write the execution environment, container group (pod spec) and krb5 ConfigMap as an
-    awx.awx playbook, AWX API requests and Kubernetes YAML, referencing the image by digest."""
+    """Write the execution environment, container group (pod spec), AWX job settings and krb5
+    ConfigMap as an awx.awx playbook, AWX API requests and Kubernetes YAML, referencing the image by
+    digest."""
     loaded = _settings(settings_path, None)
-    image = image or publish.recorded(loaded).by_digest
+    image, warning = publish.image_for_awx(loaded, image, None if image else Engine(loaded.engine))
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
     krb5_conf = krb5.render(loaded.kerberos) if loaded.kerberos else None
     out = Path(output_dir)
     written = awx.objects(loaded, image, krb5_conf)  # before the folder: a failure leaves nothing behind

@@ -162,6 +162,25 @@ def recorded(settings: Settings) -> Published:
     return Published(**json.loads(record.read_text()))
 
 
+def image_for_awx(settings: Settings, given: str | None, engine: Engine | None) -> tuple[str, str | None]:
+    """The image AWX objects should name, and a warning when AWX may not get the image checked:
+    ``given``; else the digest publish recorded; else the image built here (``engine``)."""
+    if given is not None:
+        if "@sha256:" in given:
+            return given, None
+        return given, (f"--image {given} is a tag, not a digest: a tag can move, and AWX may then run another "
+                       f"image than the one checked. Prefer <repository>@sha256:… (`ee-builder publish` prints it).")
+    if _record(settings).exists():
+        return recorded(settings).by_digest, None
+    local = settings.image.refs[0]
+    if engine is None or engine.image(local) is None:
+        raise UserError(f"{_record(settings)}: no published image recorded, and no image {local} built here. "
+                        f"Expected `ee-builder build` and `ee-builder publish` first, or --image "
+                        f"<registry/repository@sha256:…>.")
+    return local, (f"nothing published for this project: the objects name the image built here, {local}, which "
+                   f"AWX cannot pull from a registry. Run `ee-builder publish`, then `ee-builder awx objects` again.")
+
+
 def _auth() -> dict[str, str] | None:
     """Credentials from the environment; without them the engine's own login (docker config) applies."""
     user, password = os.environ.get(USERNAME_ENV), os.environ.get(PASSWORD_ENV)

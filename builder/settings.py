@@ -154,6 +154,7 @@ SCHEMA: dict[str, Any] = {
             "type": "object", "additionalProperties": False,
             "properties": {
                 "organization": _TEXT,
+                "mount_isolated_paths_on_k8s": {"type": "boolean"},
                 "execution_environment": {
                     "type": "object", "additionalProperties": False,
                     "properties": {"name": _TEXT, "pull": {"enum": ["always", "missing", "never"]},
@@ -273,6 +274,7 @@ class AwxContainerGroup:
 @dataclass(frozen=True)
 class Awx:
     organization: str | None = None
+    mount_isolated_paths_on_k8s: bool = False   # mirrors the AWX setting AWX_MOUNT_ISOLATED_PATHS_ON_K8S
     execution_environment: AwxExecutionEnvironment = field(default_factory=AwxExecutionEnvironment)
     container_group: AwxContainerGroup = field(default_factory=AwxContainerGroup)
 
@@ -520,6 +522,17 @@ def receptor_source_and_its_settings(doc: yamlfile.Document) -> None:
                   "AWX talks to must match). Expected receptor.version, e.g. 1.6.9.")
 
 
+def one_way_to_pull(doc: yamlfile.Document) -> None:
+    if _get(doc.data, "awx", "container_group", "image_pull_secret") and \
+            _get(doc.data, "awx", "execution_environment", "registry_credential"):
+        raise _at(doc, ("awx", "container_group", "image_pull_secret"), "is set, and so is "
+                  "awx.execution_environment.registry_credential: with a credential on the execution environment, "
+                  "AWX replaces the pod's imagePullSecrets with a secret it creates itself, so this one is never "
+                  "used. Expected one of the two: registry_credential (AWX manages the pull secret, and execution "
+                  "nodes can pull too) or image_pull_secret (a secret that exists in the namespace; drop "
+                  "registry_credential).")
+
+
 def configmap_needs_kerberos(doc: yamlfile.Document) -> None:
     if _get(doc.data, "awx", "container_group", "configmap") and "kerberos" not in doc.data:
         raise _at(doc, ("awx", "container_group", "configmap"), "names the krb5.conf ConfigMap, but there is no "
@@ -560,8 +573,8 @@ def domain_realm_targets_are_realms(doc: yamlfile.Document) -> None:
 
 # The order is the order a user fixes things in: one message at a time, earliest first.
 RULES = (credentials_in_index_url, collection_source_and_its_settings, family_and_its_settings,
-         version_tag_needs_a_version, receptor_source_and_its_settings, configmap_needs_kerberos, realm_names,
-         realms_have_kdcs, default_realm_is_a_realm, domain_realm_targets_are_realms)
+         version_tag_needs_a_version, receptor_source_and_its_settings, one_way_to_pull, configmap_needs_kerberos,
+         realm_names, realms_have_kdcs, default_realm_is_a_realm, domain_realm_targets_are_realms)
 
 
 def _ca_bundle(path: Path, where: str) -> Path:

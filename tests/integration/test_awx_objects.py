@@ -1,17 +1,22 @@
-"""The AWX objects for the published image: the pod spec passes the API server's server-side
-dry run; the awx.awx playbook passes ansible-playbook's syntax check with the real collections
-(awx.awx and kubernetes.core, cut from the ansible package on PyPI)."""
+"""The AWX objects for the published image: the pod AWX makes of the override (builder/awx_pod.py)
+passes the API server's server-side dry run in every combination AWX allows, and runs a job
+through receptor (the stand-in, or EE_RECEPTOR) as AWX's container-group flow does; the awx.awx
+playbook passes ansible-playbook's syntax check with the real collections (awx.awx and
+kubernetes.core, cut from the ansible package on PyPI)."""
 from __future__ import annotations
 
+import json
+import subprocess
 import uuid
 
 import pytest
 import yaml
 
-from builder import collection_sources
+from builder import awx, awx_pod, collection_sources
 from builder.progress import Silent
 from builder.settings import Collections
-from tests.helpers import ROOT, ee_builder, project_settings, project_with
+from tests.helpers import ROOT, ee_builder, project_settings, project_with, receptorctl, receptorctl_python
+from tests.integration.test_receptor_node import AWX_FLOW
 
 IMAGE = "10.254.254.1:5443/ee/awx-ee-kerberos@sha256:" + "0" * 64
 
@@ -25,18 +30,70 @@ def objects(tmp_path_factory):
     return out
 
 
-def test_pod_spec_and_configmap_pass_server_side_dry_run(cluster, objects):
-    namespace = yaml.safe_load((objects / "container-group-pod-spec.yml").read_text())["metadata"]["namespace"]
+def dry_run(cluster, manifest: dict) -> subprocess.CompletedProcess:
+    namespace = manifest["metadata"]["namespace"]
     if cluster.kubectl("get", "namespace", namespace, check=False).returncode != 0:
         cluster.kubectl("create", "namespace", namespace)
-    for name in ("krb5-configmap.yml", "container-group-pod-spec.yml"):
-        manifest = yaml.safe_load((objects / name).read_text())
-        if manifest["kind"] == "Pod":
-            manifest["metadata"]["name"] = "automation-job-1"  # AWX names the pod at launch
-        result = cluster.kubectl("create", "--dry-run=server", "-o", "yaml", "-f", "-", input=yaml.safe_dump(manifest),
-                                 check=False)
-        assert result.returncode == 0, f"{name}: {result.stderr}"
-        assert yaml.safe_load(result.stdout)["metadata"]["namespace"] == namespace
+    return cluster.kubectl("create", "--dry-run=server", "-o", "yaml", "-f", "-", input=yaml.safe_dump(manifest),
+                           check=False)
+
+
+def test_configmap_passes_server_side_dry_run(cluster, objects):
+    result = dry_run(cluster, yaml.safe_load((objects / "krb5-configmap.yml").read_text()))
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("credential", [False, True], ids=["no-credential", "ee-credential"])
+@pytest.mark.parametrize("keepalive", [0, 240], ids=["keepalive-off", "keepalive-240"])
+@pytest.mark.parametrize("on_k8s", [False, True], ids=["isolation-off-k8s", "isolation-on-k8s"])
+def test_awx_job_pod_in_every_combination_awx_allows(cluster, objects, credential, keepalive, on_k8s):
+    """AWX's pod from the generated override; the API server agrees with awx_pod.problems: the
+    only refusal is the isolation paths' /etc/krb5.conf over the ConfigMap's, and no warning."""
+    override = yaml.safe_load((objects / "container-group-pod-spec.yml").read_text())
+    job = awx_pod.AwxJob(image=IMAGE, ee_credential=credential, keepalive_seconds=keepalive, job_id=7,
+                         isolation_show_paths=tuple(awx.isolation_paths()["AWX_ISOLATION_SHOW_PATHS"]),
+                         mount_isolated_paths_on_k8s=on_k8s)
+    pod = awx_pod.job_pod(override, job)
+    found = awx_pod.problems(override, job)
+    result = dry_run(cluster, pod)
+    if on_k8s:
+        assert result.returncode != 0 and 'mountPath: Invalid value: "/etc/krb5.conf": must be unique' in \
+            result.stderr, result.stderr
+        assert found and '"/etc/krb5.conf" is mounted 2 times' in found[0]
+    else:
+        assert result.returncode == 0, result.stderr
+        assert "Warning" not in result.stderr and found == []
+        created = yaml.safe_load(result.stdout)
+        assert created["metadata"]["name"] == "automation-job-7"
+        env = created["spec"]["containers"][0].get("env", [])
+        assert env == ([{"name": "ANSIBLE_RUNNER_KEEPALIVE_SECONDS", "value": "240"}] if keepalive else [])
+
+
+def test_keepalive_in_the_override_too_is_the_duplicate_awx_users_saw(cluster, objects):
+    """The override as ee-builder wrote it before: the env AWX appends its own to."""
+    override = yaml.safe_load((objects / "container-group-pod-spec.yml").read_text())
+    override["spec"]["containers"][0]["env"] = [{"name": "ANSIBLE_RUNNER_KEEPALIVE_SECONDS", "value": "240"}]
+    job = awx_pod.AwxJob(image=IMAGE, keepalive_seconds=30)
+    result = dry_run(cluster, awx_pod.job_pod(override, job))
+    assert result.returncode == 0 and 'hides previous definition of "ANSIBLE_RUNNER_KEEPALIVE_SECONDS"' in \
+        result.stderr, result.stderr
+    assert awx_pod.problems(override, job) == ["container worker: env ANSIBLE_RUNNER_KEEPALIVE_SECONDS is set 2 times "
+                                               "(the API server warns, and the last value wins)"]
+
+
+def test_awx_objects_for_the_image_built_here_when_nothing_is_published(tmp_path):
+    project = project_with(tmp_path, project_settings("localhost/awx-ee-kerberos"))
+    result = ee_builder("awx", "objects", "-o", str(tmp_path / "out"), cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "warning: nothing published for this project" in result.stderr
+    assert "localhost/awx-ee-kerberos:latest, which AWX cannot pull" in result.stderr
+    pod = yaml.safe_load((tmp_path / "out" / "container-group-pod-spec.yml").read_text())
+    assert pod["spec"]["containers"][0]["image"] == "localhost/awx-ee-kerberos:latest"
+
+    missing = project_with(tmp_path / "other", project_settings("localhost/ee-test-never-built"))
+    refused = ee_builder("awx", "objects", "-o", str(tmp_path / "none"), cwd=missing)
+    assert refused.returncode == 2 and "no image localhost/ee-test-never-built:latest built here" in refused.stderr
+    assert not (tmp_path / "none").exists()
 
 
 @pytest.fixture(scope="module")
@@ -107,51 +164,41 @@ def test_templates_in_settings_are_never_evaluated_when_the_playbook_runs(engine
     assert markers == ["pwned-ee", "pwned-group"], output[-3000:]
 
 
-def test_container_group_pod_runs_a_runner_job_fed_as_receptor_feeds_it(cluster, built, engine, objects, tmp_path):
-    """AWX's container-group flow WITHOUT receptor (none can be built here): the generated pod spec
-    with the published image, ConfigMap and pull secret; `ansible-runner transmit`'s payload sent to
-    the worker's stdin through attach and its stream read back from the pod log, as receptor's
-    work-kubernetes does; `ansible-runner process` judges the job."""
+def test_container_group_job_through_receptor_in_awx_s_pod(cluster, built, objects, kube_node, tmp_path):
+    """AWX's container-group flow end to end: the pod AWX makes of the generated override (its pull
+    secret from the EE's credential, keepalive from its setting), the published image, the krb5
+    ConfigMap; ansible-runner transmit -> receptor work-kubernetes -> process, as AWXReceptorJob."""
     image = cluster.push(built.image, "ee/awx-ee-kerberos:pod-job")
-    pod = yaml.safe_load((objects / "container-group-pod-spec.yml").read_text())
+    override = yaml.safe_load((objects / "container-group-pod-spec.yml").read_text())
+    job = awx_pod.AwxJob(image=image, pull="always", ee_credential=True, keepalive_seconds=240,
+                         job_id=int(uuid.uuid4().int % 100000))
+    pod = awx_pod.job_pod(override, job)
     namespace = pod["metadata"]["namespace"]
     if cluster.kubectl("get", "namespace", namespace, check=False).returncode != 0:
         cluster.kubectl("create", "namespace", namespace)
-    cluster.pull_secret(pod["spec"]["imagePullSecrets"][0]["name"], namespace)
+    cluster.pull_secret(job.pull_secret, namespace)  # what AWX creates from the EE's registry credential
     configmap = yaml.safe_load((objects / "krb5-configmap.yml").read_text())
     marker = "# from the ConfigMap " + uuid.uuid4().hex[:8]  # the baked file has the same realm: tell them apart
     configmap["data"]["krb5.conf"] = marker + "\n" + configmap["data"]["krb5.conf"]
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(configmap))
-    name = "automation-job-" + uuid.uuid4().hex[:6]
-    pod["metadata"]["name"] = name
-    pod["spec"]["restartPolicy"] = "Never"                                   # receptor forces these three
-    pod["spec"]["containers"][0].update(image=image, stdin=True, stdinOnce=True)
 
-    project = tmp_path / "job"
-    (project / "project").mkdir(parents=True)
-    (project / "inventory").mkdir()
-    (project / "project" / "job.yml").write_text(PLAYBOOK)
-    (project / "inventory" / "hosts").write_text("localhost ansible_connection=local\n")
-    (project / "env").mkdir()
-    (project / "env" / "extravars").write_text("greeting: hello\n")  # as AWX passes extra vars
-    project.chmod(0o777)
-    rc, payload = engine.run(built.image, ["bash", "-c", "ansible-runner transmit /job -p job.yml"],
-                             mounts={str(project): "/job"}, environment={"HOME": "/tmp"})
-    assert rc == 0 and '"zipfile"' in payload, payload[-2000:]
-
-    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(pod))
-    cluster.kubectl("wait", "-n", namespace, f"pod/{name}", "--for=condition=Ready", "--timeout=180s", timeout=200)
-    cluster.kubectl("attach", "-i", "-n", namespace, name, "-c", "worker", input=payload, timeout=120)
-    stream = cluster.kubectl("logs", "-f", "-n", namespace, name, "-c", "worker", timeout=300).stdout
-    (tmp_path / "stream").write_text(stream)
-    (tmp_path / "stream").chmod(0o644)
-    rc, processed = engine.run(built.image, ["bash", "-c", "cp -r /job /tmp/job && ansible-runner process /tmp/job < /stream; echo process-rc=$?"],
-                               mounts={str(project): "/job", str(tmp_path / "stream"): "/stream"},
-                               environment={"HOME": "/tmp"})
-    assert "process-rc=0" in processed, processed[-3000:]
-    assert f'"msg": "hello from {name}"' in processed, processed[-3000:]
-    assert f'"msg": "{marker}"' in processed, processed[-3000:]  # krb5.conf came from the ConfigMap mount
-    cluster.kubectl("delete", "pod", "-n", namespace, name, "--wait=false")
+    private = tmp_path / "private"
+    for directory in ("project", "inventory", "env"):
+        (private / directory).mkdir(parents=True)
+    (private / "project" / "site.yml").write_text(PLAYBOOK)
+    (private / "inventory" / "hosts").write_text("localhost ansible_connection=local\n")
+    (private / "env" / "extravars").write_text("greeting: hello\n")  # as AWX passes extra vars
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"secret_kube_pod": yaml.dump(pod, explicit_start=True),
+                                  "secret_kube_config": cluster.kubeconfig.read_text(), "pod_pending_timeout": "3m"}))
+    result = receptorctl_python(AWX_FLOW, str(kube_node.socket), "kubernetes-runtime-auth", str(private), str(params))
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.splitlines()[-1])
+    stdout = "\n".join(outcome["stdout"])
+    assert outcome["status"] == "successful", outcome
+    assert f"hello from {job.pod_name}-" in stdout, stdout      # receptor: metadata.name -> generateName
+    assert marker in stdout, stdout                              # krb5.conf came from the ConfigMap mount
+    receptorctl(kube_node.socket, "work", "release", outcome["unit"])
 
 
 PLAYBOOK = """- hosts: localhost

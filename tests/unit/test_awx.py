@@ -69,7 +69,7 @@ def test_isolation_path_mounts_the_node_file_over_etc_krb5_conf():
         {"AWX_ISOLATION_SHOW_PATHS": ["/srv/krb5.conf:/etc/krb5.conf:ro"]}
 
 
-def test_objects_reference_the_image_by_digest_with_pull_secret_keepalive_and_host_aliases(project):
+def test_objects_reference_the_image_by_digest_with_keepalive_as_awx_setting_and_host_aliases(project):
     from builder import settings
     from tests.helpers import ROOT
     loaded = settings.load(project("ee-builder.yml", f"""definition: {ROOT / 'execution-environment.yml'}
@@ -80,7 +80,6 @@ awx:
     name: jobs
     namespace: jobs-ns
     credential: k8s
-    image_pull_secret: pull
     keepalive_seconds: 120
     host_aliases: {{10.0.0.5: [dc1.corp.test]}}
 """))
@@ -89,22 +88,41 @@ awx:
     pod = yaml.safe_load(files["container-group-pod-spec.yml"])
     spec = pod["spec"]
     assert spec["containers"][0]["image"] == image and pod["metadata"]["namespace"] == "jobs-ns"
-    assert spec["imagePullSecrets"] == [{"name": "pull"}]
-    assert spec["containers"][0]["env"] == [{"name": "ANSIBLE_RUNNER_KEEPALIVE_SECONDS", "value": "120"}]
+    # AWX makes the pull secret from the EE's credential and sets the keepalive env from its setting.
+    assert "imagePullSecrets" not in spec and "env" not in spec["containers"][0]
     assert spec["hostAliases"] == [{"ip": "10.0.0.5", "hostnames": ["dc1.corp.test"]}]
     [play] = load_playbook(files["awx-objects.yml"])
-    configmap, ee, group = (task for task in play["tasks"])
+    configmap, ee, group, jobs = (task for task in play["tasks"])
     assert configmap["kubernetes.core.k8s"]["definition"]["metadata"]["namespace"] == "jobs-ns"
     assert ee["awx.awx.execution_environment"] == {"name": "EE", "image": image, "pull": "always", "credential": "reg",
                                                    "organization": "Windows", "state": "present",
                                                    "description": "built and published by ee-builder"}
     assert yaml.safe_load(group["awx.awx.instance_group"]["pod_spec_override"]) == pod
-    [ee_call, group_call] = json.loads(files["awx-api.json"])
+    assert jobs["awx.awx.settings"] == {"settings": {"AWX_RUNNER_KEEPALIVE_SECONDS": 120}}
+    [ee_call, group_call, settings_call] = json.loads(files["awx-api.json"])
     assert ee_call["path"] == "/api/v2/execution_environments/" and ee_call["body"]["credential"] is None
     assert ee_call["lookup"] == {"credential": "id of credential named 'reg'",
                                  "organization": "id of organization named 'Windows'"}
     assert group_call["body"]["is_container_group"] is True
+    assert settings_call == {"method": "PATCH", "path": "/api/v2/settings/jobs/",
+                             "body": {"AWX_RUNNER_KEEPALIVE_SECONDS": 120}}
     assert yaml.safe_load(files["krb5-configmap.yml"])["data"]["krb5.conf"] == CONF
+
+
+def test_pull_secret_only_without_registry_credential_and_no_setting_at_keepalive_0(project):
+    from builder import settings
+    from tests.helpers import ROOT
+    loaded = settings.load(project("ee-builder.yml", f"""definition: {ROOT / 'execution-environment.yml'}
+awx:
+  container_group: {{image_pull_secret: pull, keepalive_seconds: 0}}
+"""))
+    files = awx.objects(loaded, "registry.test/ee@sha256:" + "a" * 64, None)
+    assert yaml.safe_load(files["container-group-pod-spec.yml"])["spec"]["imagePullSecrets"] == [{"name": "pull"}]
+    [play] = load_playbook(files["awx-objects.yml"])
+    assert [next(k for k in task if k != "name") for task in play["tasks"]] == \
+        ["awx.awx.execution_environment", "awx.awx.instance_group"]
+    assert [call["path"] for call in json.loads(files["awx-api.json"])] == \
+        ["/api/v2/execution_environments/", "/api/v2/instance_groups/"]
 
 
 INJECTED = "{{ lookup('pipe', 'id') }}"
@@ -125,7 +143,7 @@ def test_playbook_marks_every_text_in_module_arguments_unsafe(project):
     modules = [args for task in play["tasks"] for key, args in task.items() if key != "name"]
     assert [task["name"] for task in play["tasks"]] == \
         ["krb5.conf ConfigMap in the namespace where container-group jobs run", "Execution environment",
-         "Container group"]
+         "Container group", "AWX job settings (Settings > Jobs)"]
     leaves = [leaf for args in modules for leaf in string_leaves(args)]
     assert len(leaves) > 10  # every module, down to the ConfigMap's labels
     assert [where for where, value in leaves if not isinstance(value, Tagged)] == []
