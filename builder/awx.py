@@ -8,7 +8,9 @@ Pure functions returning plain data (YAML/JSON-ready):
   /etc/krb5.conf. AWX deep-merges a container group's ``pod_spec_override`` into its default but
   replaces lists whole, so the override carries the complete ``containers`` list;
 - ``isolation_paths``: the AWX setting that mounts the execution node's krb5.conf into jobs run
-  there by Podman.
+  there by Podman;
+- ``awx_settings``: AWX's job settings ee-builder sets (the runner keepalive);
+- ``objects``: all of them as files, after ``awx_pod`` (AWX's own pod building) found no problem.
 """
 from __future__ import annotations
 
