@@ -3,8 +3,11 @@ failure to its known cause and fix.
 
 A probe runs in a throw-away container of the image (the job's view: its krb5.conf, its kinit,
 its DNS) and reports each check's exit code and output; ``diagnose`` (pure) maps outputs to the
-causes users meet (see the failure table in the README). The password reaches the container in
-its environment only, never a command line or this report.
+causes users meet (see the failure table in the README). Before the Kerberos chain, the ``names``
+probe says where the WinRM host's and the KDCs' names come from: ``/etc/hosts`` (what a pod's
+hostAliases write) or DNS (cluster DNS, in AD shops a conditional forwarder for the realm's
+domain to the domain controllers), and whether DNS has the realm's KDC SRV records. The password
+reaches the container in its environment only, never a command line or this report.
 """
 from __future__ import annotations
 
@@ -67,7 +70,8 @@ CAUSES = (
           "connect by the FQDN the SPN is registered for, keep rdns = false, or register the SPN (setspn -S HTTP/<fqdn>)"),
     Cause(r"Name or service not known|nodename nor servname|Temporary failure in name resolution",
           "the host name does not resolve from the job container",
-          "fix DNS for the pod, or add hostAliases to the container group pod spec"),
+          "fix DNS for the pod (a conditional forwarder for the AD domain to the domain controllers in the "
+          "cluster DNS), or add hostAliases to the container group pod spec"),
     Cause(r"Code 400|message encryption",
           "WinRM message encryption failed: a kerberos binding without WinRM encryption, or encryption turned off",
           "use pykerberos from PyPI built against MIT krb5 (ee-builder's image has it); keep ansible_winrm_message_encryption auto"),
@@ -108,7 +112,43 @@ def diagnose(results: list[dict]) -> Diagnosis:
     return Diagnosis([_judge(r["check"], r["rc"], r["output"]) for r in results])
 
 
+NAME_SOURCE = "name source "
+KDC_SRV = "KDC SRV "
+
+
+def name_fix(name: str) -> str:
+    """What to do when ``name`` resolves neither way: the two setups a site can have."""
+    domain = name.split(".", 1)[1] if "." in name else None
+    forwarder = (f"a conditional forwarder for {domain} to the domain controllers in the cluster DNS "
+                 f"(CoreDNS: a server block `{domain} {{ forward . <DC addresses> }}`)" if domain
+                 else "the name's DNS zone")
+    return (f"either fix DNS for the pod: {forwarder}; or, for sites without such DNS, add hostAliases for "
+            f"{name} to the container group pod spec (ee-builder.yml awx.container_group.host_aliases)")
+
+
+def name_source(check: Check) -> str | None:
+    """``dns`` or ``hosts`` for a passed name-source check (which way the job container resolved
+    the name), ``None`` otherwise."""
+    if not check.name.startswith(NAME_SOURCE) or not check.ok:
+        return None
+    return "hosts" if " via /etc/hosts" in check.detail else "dns" if " via DNS" in check.detail else None
+
+
 def _judge(name: str, rc: int, output: str) -> Check:
+    if name.startswith(NAME_SOURCE):
+        host = name[len(NAME_SOURCE):]
+        if rc == 0:
+            return Check(name, True, output)
+        return Check(name, False, output, f"{host} resolves neither through /etc/hosts (hostAliases) nor DNS "
+                                          "in the job container", name_fix(host))
+    if name.startswith(KDC_SRV):
+        realm = name[len(KDC_SRV):]
+        if rc == 0:
+            return Check(name, True, output)
+        return Check(name, False, output, f"krb5.conf names no KDC for {realm} and DNS has no "
+                                          f"_kerberos._tcp.{realm.lower()} SRV records",
+                     f"add kdc = <domain controller FQDN> to the realm in krb5.conf, or give the pod DNS that "
+                     f"serves the AD zone: a conditional forwarder for {realm.lower()} to the domain controllers")
     if name == "krb5.conf":
         if rc != 0:
             return Check(name, False, output, "no /etc/krb5.conf in the image",
@@ -141,7 +181,9 @@ def run(engine: Engine, image: str, host: str, user: str, password: str, port: i
     environment = {"EE_DOCTOR_HOST": host, "EE_DOCTOR_USER": user, "EE_DOCTOR_PORT": str(port),
                    PASSWORD_ENV: password,
                    "EE_DOCTOR_CERT_VALIDATION": cert_validation, "ANSIBLE_NOCOLOR": "1"}
-    rc, output = engine.run(image, ["-c", probes.source("kerberos")], entrypoint=["python3"], network=network, hosts=hosts,
+    # One container: where the names come from, then the Kerberos chain.
+    script = probes.source("names") + "\n" + probes.source("kerberos")
+    rc, output = engine.run(image, ["-c", script], entrypoint=["python3"], network=network, hosts=hosts,
                             mounts=mounts, environment=environment, timeout=600)
     results = []
     for line in output.splitlines():

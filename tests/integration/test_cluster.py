@@ -1,6 +1,7 @@
 """The local Kubernetes (tests/harness/cluster/) does what receptor's work-kubernetes needs: pods from the
 TLS + htpasswd registry with a pull secret, logs -f, attach with stdin, exec, OOMKilled and
-image-pull failures reported, deletion, and repeated down/up."""
+image-pull failures reported, deletion, and repeated down/up (cluster DNS included; its own tests
+are in test_cluster_dns.py)."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.harness.cluster import coredns
 from tests.harness.cluster.registry import REGISTRY
 from tests.helpers import IMAGE
 
@@ -157,3 +159,6 @@ def test_down_and_up_twice(cluster):
             ["curl", "-sfk", "--cert", str(cluster.pki / "admin.crt"), "--key", str(cluster.pki / "admin.key"),
              "https://127.0.0.1:10250/configz"], capture_output=True, text=True, check=True).stdout)
         assert configz["kubeletconfig"]["containerLogMaxSize"] == size
+        # Cluster DNS comes back with it (its forwards are state, gone with the rest).
+        assert configz["kubeletconfig"]["clusterDNS"] == [cluster.dns]
+        assert coredns.answers(cluster) and coredns.forwards(cluster) == {}

@@ -1,5 +1,6 @@
-"""`ee-builder doctor` from inside the built image: a healthy setup, and three broken ones each
-named by its cause."""
+"""`ee-builder doctor` from inside the built image: a healthy setup (its names from /etc/hosts, as
+hostAliases give them), and three broken ones each named by its cause. Names by DNS through the
+cluster's conditional forwarder: tests/integration/test_cluster_dns.py."""
 from __future__ import annotations
 
 import socket
@@ -25,6 +26,9 @@ def test_healthy_setup_passes_every_check(built, windows, tmp_path):
         assert check in result.stdout
     assert "FAILED" not in result.stdout
     assert windows.password not in result.stdout + result.stderr
+    if windows.hosts:  # given as --add-host, as hostAliases would: doctor says so (DNS cases: test_cluster_dns.py)
+        assert f"name source {windows.hostname}" in result.stdout
+        assert "via /etc/hosts (hostAliases)" in result.stdout, result.stdout
 
 
 def test_host_by_ip_is_named_as_such(built, windows, tmp_path):

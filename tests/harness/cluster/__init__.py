@@ -1,10 +1,11 @@
 """A single-node Kubernetes on this host, from upstream components, for the tests.
 
 kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kubectl are built from the
-k8s.io/kubernetes Go module (``build-kube``); etcd, containerd, runc, the CNI plugins and the
-registry come from Debian. Everything listens on loopback but the registry, which listens on
-10.254.254.1 on a port-less bridge the cluster creates (ee-reg0); pods get 10.244.0.0/24 on the
-bridge ``ee-k8s0``; containerd is a dedicated instance (Docker's is left alone). All state, logs and PIDs
+k8s.io/kubernetes Go module (``build-kube``), CoreDNS from its Go module (``build-coredns``);
+etcd, containerd, runc, the CNI plugins and the registry come from Debian. Everything listens on
+loopback but the registry, which listens on 10.254.254.1 on a port-less bridge the cluster creates
+(ee-reg0), and CoreDNS, the pods' nameserver, on 10.96.0.10 (bridge ee-dns0; ``forward_zone``
+adds an AD-style conditional forwarder); pods get 10.244.0.0/24 on the bridge ``ee-k8s0``; containerd is a dedicated instance (Docker's is left alone). All state, logs and PIDs
 live under one directory (default /var/lib/ee-builder-cluster).
 
     python -m tests.harness.cluster up|down|status|credential   (make cluster-up / cluster-down / cluster-status)
@@ -14,7 +15,7 @@ Facts of our machines this works around (see ../shared/notes/kubernetes-local.md
 restrict_oom_score_adj), no registry (a locally built pause image).
 
 ``Cluster`` is the one way in; the modules behind it: ``components`` (PKI and daemons),
-``images``, ``registry``, ``supervise`` (processes) and ``teardown``.
+``coredns`` (cluster DNS), ``images``, ``registry``, ``supervise`` (processes) and ``teardown``.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import components, images, registry, teardown
+from . import components, coredns, images, registry, teardown
 from .supervise import ClusterError, Supervisor, say, wait
 
 STATE = Path(os.environ.get("EE_CLUSTER_DIR", "/var/lib/ee-builder-cluster"))
@@ -77,6 +78,7 @@ class Cluster:
         components.etcd(self)
         components.apiserver(self)
         components.controllers(self)
+        coredns.start(self)
         components.kubelet(self)
         registry.start(self)
         wait("default service account", lambda: self.kubectl("get", "serviceaccount", "default", check=False).returncode == 0, 120)
@@ -105,6 +107,20 @@ class Cluster:
     def push(self, image: str, repository: str) -> str:
         """Push an image from the Docker engine to the cluster's registry (TLS, htpasswd); return its reference."""
         return registry.push(self, image, repository)
+
+    # DNS --------------------------------------------------------------------------------------
+
+    @property
+    def dns(self) -> str:
+        """CoreDNS's address: the nameserver in every pod's resolv.conf."""
+        return coredns.ADDRESS
+
+    def forward_zone(self, zone: str, *servers: str) -> None:
+        """A conditional forwarder in the cluster DNS: ``zone`` to ``servers`` (``address[:port]``)."""
+        coredns.forward_zone(self, zone, *servers)
+
+    def drop_zone(self, zone: str) -> None:
+        coredns.drop_zone(self, zone)
 
     def pull_secret(self, name: str, namespace: str = "default") -> None:
         """A docker-registry secret for the cluster's registry (pods name it in imagePullSecrets)."""

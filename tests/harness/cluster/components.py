@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .. import pki
 from ..net import listening
-from . import registry
+from . import coredns, registry
 from .supervise import ClusterError, say
 
 if TYPE_CHECKING:
@@ -32,7 +32,8 @@ ETCD_PORTS = (23790, 23800)
 PAUSE = "registry.k8s.io/pause:3.10"
 NODE = "127.0.0.1"
 # Every daemon of the cluster in start order (the registry's is started by registry.py).
-DAEMONS = ("containerd", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "registry")
+DAEMONS = ("containerd", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "coredns", "kubelet",
+           "registry")
 
 
 def build_binaries() -> Path:
@@ -190,19 +191,27 @@ def controllers(cluster: Cluster) -> None:
 
 def kubelet(cluster: Cluster) -> None:
     config = cluster.state / "kubelet.yaml"
+    before = config.read_text() if config.exists() else None
     config.write_text(yaml.safe_dump({
         "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
         "address": "127.0.0.1", "readOnlyPort": 0, "healthzBindAddress": "127.0.0.1",
         "containerRuntimeEndpoint": f"unix://{cluster.socket}", "cgroupDriver": "cgroupfs", "failSwapOn": False,
         "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},
                            "x509": {"clientCAFile": str(cluster.pki / "ca.crt")}},
-        "authorization": {"mode": "Webhook"}, "clusterDomain": "cluster.local",
+        "authorization": {"mode": "Webhook"},
+        # Pods get CoreDNS in their resolv.conf (without it the kubelet logs MissingClusterDNS and
+        # gives them this host's resolver).
+        "clusterDNS": [coredns.ADDRESS], "clusterDomain": coredns.DOMAIN,
         "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%", "nodefs.inodesFree": "1%",
                          "imagefs.available": "1%"},
         # Images loaded by hand cannot be pulled again: never collect them.
         "imageGCHighThresholdPercent": 100, "serializeImagePulls": False, "runtimeRequestTimeout": "5m",
         "containerLogMaxSize": cluster.container_log_max_size,
     }))
+    if before is not None and before != config.read_text() and cluster.daemons.alive("kubelet"):
+        # A running kubelet reads its configuration once: restart it (its pods keep running).
+        say("kubelet configuration changed: restarting the kubelet")
+        cluster.daemons.stop("kubelet")
     cluster.daemons.start("kubelet", [
         str(cluster.binary("kubelet")), f"--config={config}", f"--kubeconfig={cluster.pki / 'kubelet.kubeconfig'}",
         f"--hostname-override={NODE}", f"--root-dir={cluster.state / 'kubelet'}"],

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import registry
+from . import coredns, registry
 from .components import BRIDGE, DAEMONS, ctr
 from .supervise import say
 
@@ -35,6 +35,7 @@ def down(cluster: Cluster) -> None:
         subprocess.run(["umount", "-l", mount], capture_output=True)
     subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
     subprocess.run(["ip", "link", "del", registry.INTERFACE], capture_output=True)
+    subprocess.run(["ip", "link", "del", coredns.INTERFACE], capture_output=True)
     shutil.rmtree(registry.DOCKER_CERTS, ignore_errors=True)
     _remove_netns()
     _remove_kubelet_iptables()

@@ -8,6 +8,7 @@ Both hand back the same ``Kdc`` facts: the user and password, the HTTP service k
 """
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import shutil
@@ -92,12 +93,18 @@ class SambaKdc:
 
     AD-shaped: the HTTP service account's keytab holds RC4 only (as for an account without
     msDS-SupportedEncryptionTypes), user names are case-insensitive, UPNs work.
+
+    ``dns_port``: also serve the DC's DNS zone for the realm's domain (Samba's internal DNS: the
+    DC's A record, the ``_kerberos._tcp``/``_ldap._tcp`` SRV records, plus an A record per entry of
+    ``records``, name -> address) on ``address:dns_port``; with no forwarder, so it answers for
+    its own zones only. ``address`` may be one of a bridge the tests create (reachable from pods);
+    the default stays loopback.
     """
 
     def __init__(self, realm: str, service_host: str, user: str = "ansible", address: str = "127.0.0.1",
-                 port: int = KDC_PORT):
+                 port: int = KDC_PORT, dns_port: int | None = None, records: dict[str, str] | None = None):
         self.realm_name, self.service_host, self.user = realm, service_host, user
-        self.address, self.port = address, port
+        self.address, self.port, self.dns_port, self.records = address, port, dns_port, dict(records or {})
         self._dir: Path | None = None
         self._samba: subprocess.Popen | None = None
 
@@ -122,10 +129,14 @@ class SambaKdc:
         self._tool("domain", "provision", f"--targetdir={self._dir}", f"--realm={self.realm_name}",
                    f"--domain={domain}", "--server-role=dc", "--dns-backend=SAMBA_INTERNAL",
                    f"--adminpass={admin_password}", "--host-name=dc1", f"--host-ip={self.address}",
-                   "--option=interfaces=lo", "--option=bind interfaces only=yes", config=False)
+                   f"--option=interfaces={'lo' if self.address.startswith('127.') else self.address}",
+                   "--option=bind interfaces only=yes", config=False)
         text = re.sub(r"^\s*dns forwarder\s*=.*\n", "", conf.read_text(), flags=re.MULTILINE)
-        text = text.replace("[global]\n", f"[global]\n\tserver services = kdc\n\tkrb5 port = {self.port}\n", 1)
+        services = f"kdc dns\n\tdns port = {self.dns_port}" if self.dns_port else "kdc"
+        text = text.replace("[global]\n", f"[global]\n\tserver services = {services}\n\tkrb5 port = {self.port}\n", 1)
         conf.write_text(text)
+        if self.records:
+            self._add_records(conf)
         machine = self.service_host.split(".")[0].upper()
         self._tool("user", "create", self.user, password)
         self._tool("computer", "create", machine, f"--service-principal-name=HTTP/{self.service_host}")
@@ -137,7 +148,31 @@ class SambaKdc:
         self._samba = subprocess.Popen(["samba", "-i", "-s", str(conf)], stdin=subprocess.DEVNULL,
                                        stdout=(self._dir / "samba.log").open("w"), stderr=subprocess.STDOUT)
         wait_listening(self.address, self.port, f"Samba KDC (log {self._dir / 'samba.log'})", timeout=60)
+        if self.dns_port:
+            wait_listening(self.address, self.dns_port, f"Samba DNS (log {self._dir / 'samba.log'})", timeout=60)
         return Kdc(f"{self.user}@{self.realm_name}", password, keytab)
+
+    def _add_records(self, conf: Path) -> None:
+        """A records in the AD zone, written to the directory before the DC starts (``samba-tool dns
+        add`` needs the DC's RPC server, which this DC does not run)."""
+        outside = [name for name in self.records if not name.lower().endswith("." + self.realm_name.lower())]
+        if outside:
+            raise TargetError(f"Samba AD DC mode: DNS records {outside} are outside the zone "
+                              f"{self.realm_name.lower()}. Expected names in the realm's domain.")
+        script = (
+            "import sys, json\n"
+            "from samba.param import LoadParm\nfrom samba.samdb import SamDB\nfrom samba.auth import system_session\n"
+            "from samba.provision.sambadns import add_host_record\n"
+            "lp = LoadParm(); lp.load(sys.argv[1])\n"
+            "db = SamDB(url=lp.samdb_url(), session_info=system_session(), lp=lp)\n"
+            "zone = sys.argv[3].lower()\n"
+            "container = 'DC=%s,CN=MicrosoftDNS,DC=DomainDnsZones,%s' % (zone, db.domain_dn())\n"
+            "for name, address in json.loads(sys.argv[2]).items():\n"
+            "    add_host_record(db, container, 'DC=' + name.lower()[:-len(zone) - 1], address, None)\n")
+        done = subprocess.run(["/usr/bin/python3", "-c", script, str(conf), json.dumps(self.records), self.realm_name],
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise TargetError(f"Samba AD DC mode: adding DNS records {self.records}: {done.stderr.strip()[-600:]}")
 
     def _tool(self, *args: str, config: bool = True) -> None:
         cmd = ["samba-tool", *args] + ([f"--configfile={self._dir / 'etc' / 'smb.conf'}"] if config else [])

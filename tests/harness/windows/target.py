@@ -81,24 +81,42 @@ def real_host_from_env() -> Target | None:
 class EmulatedTarget:
     """A KDC and the WinRM test server (EMULATED executor) on loopback, on the standard ports.
 
-    ``kdc``: ``mit`` (MIT krb5kdc; ``kdc_time_offset`` runs its clock off) or ``samba`` (an AD DC)."""
+    ``kdc``: ``mit`` (MIT krb5kdc; ``kdc_time_offset`` runs its clock off) or ``samba`` (an AD DC).
+
+    Reachable from pods (the AD shop's layout): ``interface`` names a port-less bridge this target
+    creates (and removes) holding ``address``, e.g. ``EmulatedTarget(w, address="10.254.252.1",
+    interface="ee-ad0", kdc="samba", dns_port=53)``; ``dns_port`` (Samba only) serves the realm's
+    DNS zone there, with A records for ``hostname`` and ``kdc_host``, for a conditional forwarder
+    to point at. The defaults (loopback, no DNS) are what the other tests use."""
 
     def __init__(self, workdir: Path, realm: str = "EXAMPLE.TEST", hostname: str = "winhost.example.test",
                  kdc_host: str = "kdc.example.test", address: str = "127.0.0.1", kdc: str = "mit",
-                 kdc_port: int = 88, kdc_time_offset: int = 0, http_port: int = 5985, https_port: int = 5986):
-        self.workdir, self.address = workdir, address
+                 kdc_port: int = 88, kdc_time_offset: int = 0, http_port: int = 5985, https_port: int = 5986,
+                 interface: str | None = None, dns_port: int | None = None):
+        self.workdir, self.address, self.interface = workdir, address, interface
+        self._created_interface = False
+        self.dns = f"{address}:{dns_port}" if dns_port else None   # the DC's DNS server, for a forwarder
         self.realm, self.hostname, self.kdc_host = realm, hostname, kdc_host
         self.http_port, self.https_port = http_port, https_port
         self.kdc = kdc_host if kdc_port == 88 else f"{kdc_host}:{kdc_port}"  # as krb5.conf names it
         if kdc == "samba":
-            self._kdc = SambaKdc(realm, hostname, address=address, port=kdc_port)
+            self._kdc = SambaKdc(realm, hostname, address=address, port=kdc_port, dns_port=dns_port,
+                                 records={hostname: address, kdc_host: address} if dns_port else None)
+        elif dns_port:
+            raise TargetError("EmulatedTarget: dns_port needs kdc='samba' (the AD DC serves the zone)")
         else:
             self._kdc = MitKdc(realm, hostname, address=address, port=kdc_port, time_offset=kdc_time_offset)
         self._servers: list[subprocess.Popen] = []
 
     def __enter__(self) -> Target:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        kdc = self._kdc.__enter__()
+        if self.interface:
+            self._add_interface()
+        try:
+            kdc = self._kdc.__enter__()
+        except BaseException:
+            self._remove_interface()
+            raise
         try:
             ca = pki.make_ca(self.workdir, "ee-builder WinRM test CA")
             cert, key = pki.issue(self.workdir, "winrm", self.hostname, dns=(self.hostname,), server=True)
@@ -127,10 +145,28 @@ class EmulatedTarget:
             raise
         return server
 
+    def _add_interface(self) -> None:
+        if subprocess.run(["ip", "link", "show", self.interface], capture_output=True).returncode == 0:
+            return
+        # A bridge without ports (these kernels have no dummy interfaces): the address is this host's.
+        for args in (["link", "add", self.interface, "type", "bridge"],
+                     ["addr", "add", f"{self.address}/32", "dev", self.interface],
+                     ["link", "set", self.interface, "up"]):
+            done = subprocess.run(["ip", *args], capture_output=True, text=True)
+            if done.returncode != 0:
+                raise TargetError(f"EmulatedTarget: ip {' '.join(args)}: {done.stderr.strip()}")
+            self._created_interface = True
+
+    def _remove_interface(self) -> None:
+        if self._created_interface:
+            subprocess.run(["ip", "link", "del", self.interface], capture_output=True)
+            self._created_interface = False
+
     def __exit__(self, *exc) -> None:
         for server in self._servers:
             server.terminate()
             server.wait(10)
         self._servers.clear()
         self._kdc.__exit__()
+        self._remove_interface()
 
