@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from . import awx, build, doctor, files, gate, krb5, publish, references, settings, summary, yamlfile
+from . import receptor_binary, receptor_config, receptor_mesh
 from .engine import Engine
 from .errors import UserError
 from .report import Reporter
@@ -257,6 +258,98 @@ def krb5_check_command(path: str) -> None:
     if findings:
         raise SystemExit(1)
     click.echo(f"{path}: no problems found")
+
+
+# receptor mesh configs ----------------------------------------------------------------------------
+
+@cli.group(name="receptor")
+def receptor_group() -> None:
+    """receptor configs for the nodes of an AWX mesh."""
+
+
+def _checked(check):
+    """A click callback running ``check(value, option)`` on each value of a (multiple) option."""
+    def callback(ctx: click.Context, param: click.Parameter, value):
+        if value is None:
+            return None
+        if isinstance(value, tuple):
+            return tuple(check(item, _named(param)) for item in value)
+        return check(value, _named(param))
+    return callback
+
+
+@receptor_group.command(name="config")
+@click.option("--role", required=True, type=click.Choice(receptor_config.ROLES),
+              help="control: AWX's side, signs work; execution: runs signed ansible-runner work; hop: relays only.")
+@click.option("--node-id", required=True, callback=_checked(receptor_config.node_id),
+              help="The node's receptor ID (AWX: the instance hostname).")
+@click.option("--listen", type=click.IntRange(1, 65535), metavar="PORT",
+              help=f"TCP port of the TLS listener [default: {receptor_config.DEFAULT_PORT} for execution and hop, "
+                   f"none for control].")
+@click.option("--bind", callback=_checked(receptor_config.hostname), metavar="ADDRESS",
+              help="The address the listener binds to [default: every interface].")
+@click.option("--peer", "peers", multiple=True, callback=_checked(receptor_config.peer), metavar="HOST:PORT",
+              help="A node to connect to (repeatable).")
+@click.option("--hostname", "hostnames", multiple=True, callback=_checked(receptor_config.hostname),
+              metavar="NAME|IP", help="A name or address peers dial this node by, for its certificate (repeatable; "
+                                      "default: the node ID).")
+@click.option("--allow-peer", "allow_peers", multiple=True, callback=_checked(receptor_config.node_id),
+              metavar="NODE", help="Only these nodes may connect, either way (repeatable; default: any node with a "
+                                   "certificate from the mesh CA).")
+@click.option("--accept-work-from", multiple=True, callback=_checked(receptor_config.node_id), metavar="NODE",
+              help="Only these nodes may use this node's control service over the mesh (repeatable; default: any).")
+@click.option("--mesh", default="receptor-mesh", show_default=True, type=click.Path(file_okay=False),
+              help="Folder of the mesh CA and work-signing keys, made on first use and reused after.")
+@click.option("--ca-cert", type=click.Path(dir_okay=False), help="Your CA certificate instead of the mesh's own.")
+@click.option("--ca-key", type=click.Path(dir_okay=False), help="The private key of --ca-cert.")
+@click.option("--install-dir", default=receptor_config.INSTALL_DIR, show_default=True,
+              callback=_checked(receptor_config.install_dir), help="Where the bundle will live on the node.")
+@click.option("--out", type=click.Path(file_okay=False), help="Bundle folder [default: MESH/NODE_ID].")
+@click.option("--check", is_flag=True, help="Then run receptor on the bundle for a moment, as the node will "
+              "(receptor.binary in the settings, else receptor on PATH, else the image's own).")
+@settings_option
+def receptor_config_command(role: str, node_id: str, listen: int | None, bind: str | None, peers: tuple[str, ...],
+                            hostnames: tuple[str, ...], allow_peers: tuple[str, ...],
+                            accept_work_from: tuple[str, ...], mesh: str, ca_cert: str | None, ca_key: str | None,
+                            install_dir: str, out: str | None, check: bool, settings_path: str) -> None:
+    """Write a node's receptor.conf, TLS certificate and work key, as AWX's install bundle."""
+    binary = None
+    if check:  # found before anything is written
+        loaded = _settings(settings_path, None) if Path(settings_path).exists() else None
+        binary = receptor_binary.locate(loaded, "check the bundle (--check)", Engine(loaded.engine) if loaded else None)
+    # A repeated value would make receptor dial the same peer twice and refuse the second connection.
+    peers, hostnames, allow_peers, accept_work_from = (tuple(dict.fromkeys(values)) for values in
+                                                       (peers, hostnames, allow_peers, accept_work_from))
+    if listen is None and role != "control":
+        listen = receptor_config.DEFAULT_PORT
+    if not hostnames:
+        try:
+            hostnames = (receptor_config.hostname(node_id, "--node-id"),)
+        except UserError:
+            hostnames = ()  # not a DNS name: the certificate carries the node ID alone
+    if bind and listen is None:
+        raise UserError("--bind: there is no listener (a control node listens only with --listen). Expected "
+                        "--listen PORT with it, or no --bind.")
+    spec = receptor_config.NodeSpec(node_id=node_id, role=role, listen=listen, bind=bind, peers=peers,
+                                    allow_peers=allow_peers, accept_work_from=accept_work_from,
+                                    install_dir=install_dir)
+    written = receptor_mesh.write_bundle(spec, hostnames, Path(mesh), Path(out) if out else None,
+                                         Path(ca_cert) if ca_cert else None, Path(ca_key) if ca_key else None)
+    click.echo(f"receptor {role} node {node_id}: wrote {written.out}/ (copy it to {install_dir} on the node)")
+    for relative, mode in written.files:
+        click.echo(f"  {relative}" + (" (0600)" if mode == receptor_mesh.PRIVATE else ""))
+    names = ", ".join(hostnames) if hostnames else "none"
+    click.echo(f"certificate: node ID {node_id}, names {names}")
+    origin = {"generated": "generated", "reused": "reused", "given": "yours (--ca-cert)"}[written.ca]
+    click.echo(f"mesh CA: {origin}, {written.ca_fingerprint}")
+    click.echo(f"work-signing keys: {written.work_keys} ({written.mesh / receptor_config.SIGNING_KEY})")
+    for note in written.notes:
+        click.echo(f"note: {note}")
+    key_home = "your CA key" if written.ca == "given" else str(written.mesh / receptor_mesh.MESH_CA_KEY)
+    click.echo(f"Keep {key_home} off the nodes; the work-signing private key goes to control nodes only.")
+    if binary is not None:
+        receptor_binary.check_bundle(binary, spec, written.out)
+        click.echo(f"checked: receptor {receptor_binary.version(binary)} ({binary}) runs on this bundle")
 
 
 def main() -> None:

@@ -182,6 +182,7 @@ SCHEMA: dict[str, Any] = {
                 "version": _grammar(r"v?[0-9]+\.[0-9]+\.[0-9]+", "a receptor release such as 1.6.9"),
                 "image": _grammar(ANY_IMAGE, "a receptor image such as quay.io/ansible/receptor:v1.6.9"),
                 "file": _TEXT,
+                "binary": _TEXT,
             },
         },
         "publish": {
@@ -287,6 +288,7 @@ class Receptor:
     version: str | None = None
     image: str | None = None
     file: Path | None = None
+    binary: Path | None = None   # a receptor on this host, for the commands that run one (not the image's)
 
     @property
     def release(self) -> str | None:
@@ -420,8 +422,9 @@ def _build(doc: yamlfile.Document, path: Path) -> Settings:
     if collections.get("local_path"):
         collections["local_path"] = local(("collections", "local_path"), collections["local_path"],
                                           "collections directory", "directory")
-    if _get(data, "receptor", "file"):
-        data["receptor"]["file"] = local(("receptor", "file"), data["receptor"]["file"], "receptor binary")
+    for key in ("file", "binary"):
+        if _get(data, "receptor", key):
+            data["receptor"][key] = local(("receptor", key), data["receptor"][key], "receptor binary")
     if "kerberos" in data:
         data["kerberos"]["template"] = local(("kerberos", "template"),
                                              data["kerberos"].get("template", str(Kerberos.template)),

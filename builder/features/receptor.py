@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import receptor_config
 from .composition import Composition, Feature, ImageCheck, Inputs
 
 if TYPE_CHECKING:
@@ -18,29 +19,9 @@ BINARY = "/usr/bin/receptor"
 SOCKET_DIR = "/var/run/receptor"
 CONFIG = "/etc/receptor/receptor.conf"
 PIN_LABEL = "io.ee-builder.receptor.version"
-# awx-ee's default: the control node's view, with work-kubernetes for container groups.
-CONTROL_CONFIG = f"""---
-- node:
-    id: awx
-- log-level: info
-- local-only:
-- control-service:
-    service: control
-    filename: {SOCKET_DIR}/receptor.sock
-    permissions: 0660
-- work-kubernetes:
-    worktype: kubernetes-runtime-auth
-    authmethod: runtime
-    allowruntimeauth: true
-    allowruntimepod: true
-    allowruntimeparams: true
-- work-kubernetes:
-    worktype: kubernetes-incluster-auth
-    authmethod: incluster
-    allowruntimeauth: true
-    allowruntimepod: true
-    allowruntimeparams: true
-"""
+# awx-ee's default: the control node's view, with work-kubernetes for container groups; composed
+# where `ee-builder receptor config --role control` composes it, so the two cannot drift apart.
+CONTROL_CONFIG = receptor_config.render(receptor_config.compose(receptor_config.IMAGE_CONTROL))
 
 
 class Receptor(Feature):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from builder import receptor_binary, settings
 from tests.helpers import build_image, ee_builder, project_settings, project_with, run_in
 
 PIN = "1.6.9"
@@ -42,7 +43,7 @@ def built_with(tmp_path: Path, receptor: str) -> tuple[str, object]:
     return f"{image}:latest", ee_builder("build", cwd=project, env={"COLUMNS": "200"})
 
 
-def test_from_an_image_at_its_pin(tmp_path, built, engine, receptor_images):
+def test_from_an_image_at_its_pin(tmp_path, built, engine, receptor_images, monkeypatch):
     image, result = built_with(tmp_path, f"  source: image\n  version: {PIN}\n  image: {receptor_images[PIN]}\n")
     try:
         assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
@@ -53,6 +54,11 @@ def test_from_an_image_at_its_pin(tmp_path, built, engine, receptor_images):
         assert rc == 0 and f"receptorctl {PIN}" in out, out
         gate = ee_builder("check", image, cwd=tmp_path, env={"COLUMNS": "250"})
         assert gate.returncode == 0 and "receptor matches its pin" in gate.stdout, gate.stdout + gate.stderr
+        # With no receptor on this host, ee-builder takes the image's own (copied out once, by version).
+        monkeypatch.setenv("PATH", "/usr/bin:/bin")
+        monkeypatch.setenv("EE_BUILDER_CACHE", str(tmp_path / "cache"))
+        found = receptor_binary.locate(settings.load(tmp_path / "ee-builder.yml"), "test", engine)
+        assert found == tmp_path / "cache" / "receptor" / PIN / "receptor" and receptor_binary.version(found) == PIN
     finally:
         engine.remove(image, force=True)
 
