@@ -121,10 +121,22 @@ def start(cluster: Cluster) -> None:
         subprocess.run(["ip", "link", "set", INTERFACE, "up"], check=True)
     changed = _write_corefile(cluster)
     binary = build()
-    if changed and cluster.daemons.alive("coredns"):
+    running = _running(cluster) if cluster.daemons.alive("coredns") else None
+    if running is not None and running != binary.resolve():
+        # Another build (version or plugin set: build-coredns's cache key) than the one running.
+        say(f"CoreDNS runs {running}, not {binary}: restarting it")
+        cluster.daemons.stop("coredns")
+    elif changed and cluster.daemons.alive("coredns"):
         reload(cluster)
     cluster.daemons.start("coredns", [str(binary), "-conf", str(work / "Corefile"), "-dns.port", "53"],
                           ready=lambda: answers(cluster), timeout=60)
+
+
+def _running(cluster: Cluster) -> Path | None:
+    try:
+        return Path(os.readlink(f"/proc/{cluster.daemons.pid('coredns')}/exe"))
+    except OSError:
+        return None
 
 
 def _write_corefile(cluster: Cluster) -> bool:
