@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 SETTINGS ?= ee-builder.yml
 PYTEST_ARGS ?=
 
-.PHONY: build context publish ci test test-host test-settings unit bench inspect host engine venv venv-test venv-receptorctl clean \
+.PHONY: build context publish verify ci test test-host test-settings unit bench inspect host engine venv venv-test venv-receptorctl clean \
 	cluster-up cluster-down cluster-status
 
 build: host venv
@@ -42,6 +42,12 @@ ci: test-settings build test
 
 inspect: venv
 	$(BIN)/ee-builder inspect $(IMAGE)
+
+# Jobs against the built image the way AWX runs them (receptor from receptor.binary, PATH or the
+# image; your cluster from $$KUBECONFIG). More options: VERIFY_ARGS="--namespace awx --silence 300".
+VERIFY_ARGS ?=
+verify: venv
+	$(BIN)/ee-builder verify --settings $(SETTINGS) $(VERIFY_ARGS)
 
 test: test-host venv-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

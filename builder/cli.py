@@ -2,16 +2,18 @@
 Each command is ``<name>_command``; the modules keep their own names."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from . import awx, build, doctor, files, gate, krb5, publish, references, settings, summary, yamlfile
-from . import receptor_binary, receptor_config, receptor_mesh
+from . import receptor_binary, receptor_config, receptor_mesh, verify
 from .engine import Engine
 from .errors import UserError
 from .report import Reporter
@@ -350,6 +352,73 @@ def receptor_config_command(role: str, node_id: str, listen: int | None, bind: s
     if binary is not None:
         receptor_binary.check_bundle(binary, spec, written.out)
         click.echo(f"checked: receptor {receptor_binary.version(binary)} ({binary}) runs on this bundle")
+
+
+@cli.command(name="verify")
+@click.argument("image", required=False, callback=_image)
+@settings_option
+@click.option("--receptor-socket", type=click.Path(dir_okay=False),
+              help="Control socket of a running receptor node with AWX's work types [default: start one from "
+                   "receptor.binary, PATH or the image's own].")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig of the cluster container-group "
+              "jobs run in, as AWX's Kubernetes credential [default: $KUBECONFIG, ~/.kube/config].")
+@click.option("--namespace", help="Namespace of the jobs [default: awx.container_group.namespace].")
+@click.option("--pod-spec-override", type=click.Path(dir_okay=False),
+              help="The container group's pod_spec_override [default: the one `awx objects` writes].")
+@click.option("--path", "paths", multiple=True, type=click.Choice(verify.PATHS),
+              help="container-group, instance-group (Podman on this host, as an execution node) [default: both].")
+@click.option("--suite", "suites", multiple=True, type=click.Choice(sorted(verify.SUITES)),
+              help="Job suites to run [default: all].")
+@click.option("--silence", type=click.IntRange(1), metavar="SECONDS",
+              help="Also run a job silent for SECONDS: more than your load balancer's idle timeout (AKS: 240) "
+                   "shows whether the keepalive (awx.container_group.keepalive_seconds) saves it.")
+@click.option("--run-option", "run_options", multiple=True,
+              help="Podman option for instance-group jobs, as AWX's DEFAULT_CONTAINER_RUN_OPTIONS (repeatable).")
+@click.option("--pending-timeout", default="2m", show_default=True, help="pod_pending_timeout of container-group jobs.")
+@click.option("--report", "report_path", default="verify-report.json", show_default=True,
+              type=click.Path(dir_okay=False), help="Where the JSON report goes.")
+def verify_command(image: str | None, settings_path: str, receptor_socket: str | None, kubeconfig: str | None,
+                   namespace: str | None, pod_spec_override: str | None, paths: tuple[str, ...],
+                   suites: tuple[str, ...], silence: int | None, run_options: tuple[str, ...],
+                   pending_timeout: str, report_path: str) -> None:
+    """Run jobs against IMAGE [default: the image built here] the way AWX runs them: through receptor,
+    in a container group's pod and on an execution node. Exit 1 when a job did not do what it should."""
+    reporter = Reporter()
+    loaded = _settings(settings_path, None)
+    image = image or loaded.image.refs[0]
+    paths = paths or verify.PATHS
+    krb5_conf = krb5.render(loaded.kerberos) if loaded.kerberos else None
+    override = (yamlfile.load(Path(pod_spec_override), what="pod spec override (--pod-spec-override)").data if pod_spec_override
+                else awx.pod_spec_override(loaded, image, krb5_conf))
+    if namespace:
+        override.setdefault("metadata", {})["namespace"] = references.k8s_name(namespace, "--namespace")
+    config = None
+    if verify.CONTAINER_GROUP in paths:
+        config = files.read_text(Path(kubeconfig or os.environ.get("KUBECONFIG") or Path.home() / ".kube/config"),
+                                 "kubeconfig (--kubeconfig)")
+    jobs = tuple(job for name in (suites or sorted(verify.SUITES)) for job in verify.SUITES[name])
+    jobs += (verify.silent_job(silence),) if silence else ()
+    target = functools.partial(
+        verify.Target, image=image, pull=loaded.awx.execution_environment.pull, kubeconfig=config,
+        override=override, keepalive_seconds=loaded.awx.container_group.keepalive_seconds,
+        pending_timeout=pending_timeout,
+        isolation_paths=tuple(awx.isolation_paths()["AWX_ISOLATION_SHOW_PATHS"]) if krb5_conf else (),
+        run_options=run_options)
+    if receptor_socket:
+        outcomes = verify.run_suite(target(control=Path(receptor_socket)), jobs, paths, reporter)
+    else:
+        binary = receptor_binary.locate(loaded, "run the jobs (or give --receptor-socket)", Engine(loaded.engine))
+        with tempfile.TemporaryDirectory(prefix="ee-builder-verify-node-") as scratch:
+            try:
+                with receptor_binary.Node(binary, verify.node_entries(), Path(scratch)) as node:
+                    reporter.say(f"receptor {receptor_binary.version(binary)} ({binary}) on {node.socket}")
+                    outcomes = verify.run_suite(target(control=node.socket), jobs, paths, reporter)
+            except receptor_binary.NodeError as err:
+                raise UserError(f"{binary} did not start: {err}") from None
+    verify.write_report(outcomes, Path(report_path))
+    reporter.verify_table(outcomes, image, report_path)
+    if not all(outcome.passed for outcome in outcomes):
+        raise SystemExit(1)
 
 
 def main() -> None:

@@ -85,45 +85,66 @@ def _from_image(settings: Settings, engine: Engine) -> Path | None:
     return _usable(dest, f"{image}:{BINARY}")
 
 
-def check_bundle(binary: Path, spec: rc.NodeSpec, bundle: Path, timeout: float = 15) -> None:
+class Node:
+    """A receptor process on a config of ``entries``, its control socket and data dir in
+    ``scratch``; ``with Node(...) as node:`` waits for the socket and stops receptor at the end."""
+
+    def __init__(self, binary: Path, entries: list[dict], scratch: Path, timeout: float = 15):
+        self.binary, self.scratch, self.timeout = binary, scratch, timeout
+        self.socket = scratch / "receptor.sock"
+        self.log = scratch / "receptor.log"
+        for entry in entries:
+            if "node" in entry:
+                entry["node"]["datadir"] = str(scratch / "data")
+            if "control-service" in entry:
+                entry["control-service"]["filename"] = str(self.socket)
+        self.config = scratch / "receptor.conf"
+        self.config.write_text(rc.render(entries))
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Node":
+        with open(self.log, "wb") as out:
+            self.process = subprocess.Popen([str(self.binary), "--config", str(self.config)], stdout=out,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + self.timeout
+        while not self.socket.exists() and self.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)  # a certificate problem ends receptor right after it opened its socket
+        if self.process.poll() is not None or not self.socket.exists():
+            said = self.log.read_text(errors="replace").strip()[-1500:] or f"exit {self.process.returncode}"
+            self.__exit__()
+            raise NodeError(said)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+class NodeError(Exception):
+    """receptor did not come up; the message is what it said."""
+
+
+def check_bundle(binary: Path, spec: rc.NodeSpec, bundle: Path) -> None:
     """Start ``binary`` on the bundle's config as it will run on the node, for a moment: receptor
     reads every file then (certificates, keys, the node ID in the certificate, work keys) and
     exits on a problem. Only what would reach out is changed: paths point into ``bundle``, the
     listener binds to loopback on a free port, there are no peers, the socket and data dir are
     temporary."""
+    here = dataclasses.replace(spec, install_dir=str(bundle.resolve()), peers=(),
+                               listen=_free_port() if spec.listen is not None else None, bind="127.0.0.1")
     with tempfile.TemporaryDirectory(prefix="ee-builder-receptor-check-") as scratch:
-        here = dataclasses.replace(spec, install_dir=str(bundle.resolve()), peers=(),
-                                   listen=_free_port() if spec.listen is not None else None, bind="127.0.0.1")
-        entries = rc.compose(here)
-        sock = Path(scratch) / "receptor.sock"
-        for entry in entries:
-            if "node" in entry:
-                entry["node"]["datadir"] = str(Path(scratch) / "data")
-            if "control-service" in entry:
-                entry["control-service"]["filename"] = str(sock)
-        config = Path(scratch) / "receptor.conf"
-        config.write_text(rc.render(entries))
-        log = Path(scratch) / "receptor.log"
-        with open(log, "wb") as out:
-            process = subprocess.Popen([str(binary), "--config", str(config)], stdout=out, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
         try:
-            deadline = time.monotonic() + timeout
-            while not sock.exists() and process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.1)
-            time.sleep(0.5)  # a certificate problem ends receptor right after it opened its socket
-            if process.poll() is not None or not sock.exists():
-                said = log.read_text(errors="replace").strip()[-1500:] or f"exit {process.returncode}"
-                raise UserError(f"{bundle}/receptor.conf: {binary} did not run on this bundle: {said}. Expected "
-                                f"a bundle made by `ee-builder receptor config` for this node and mesh; make it again.")
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+            with Node(binary, rc.compose(here), Path(scratch)):
+                pass
+        except NodeError as err:
+            raise UserError(f"{bundle}/receptor.conf: {binary} did not run on this bundle: {err}. Expected a bundle "
+                            f"made by `ee-builder receptor config` for this node and mesh; make it again.") from None
 
 
 def _free_port() -> int:

@@ -11,6 +11,7 @@ from .doctor import Diagnosis
 from .gate import Verdict
 from .engine import BuildEvent
 from .summary import Summary
+from .verify import Outcome
 from .secrets import mask
 
 
@@ -111,6 +112,20 @@ class Reporter:
             if detail.get("total"):
                 self.say(f"layer {layer}: {detail.get('current', 0) / 1e6:.1f} of {detail['total'] / 1e6:.1f} MB")
                 self._last_print = time.monotonic()
+
+    def verify_table(self, outcomes: list[Outcome], image: str, report_path: str) -> None:
+        table = Table(title=f"verify: {image}", title_justify="left")
+        for column in ("job", "path", "status", "rc", "events", "seconds", "detail"):
+            table.add_column(column)
+        for o in outcomes:
+            status = f"[green]{o.status}[/]" if o.passed else f"[red]{o.status}[/]"
+            table.add_row(escape(o.job), o.path, status, "" if o.rc is None else str(o.rc), str(o.events),
+                          f"{o.seconds:.1f}", escape(mask(o.detail[:300])))
+        self.console.print(table)
+        failed = [o for o in outcomes if not o.passed]
+        self.console.print(f"[green]{len(outcomes)} jobs as expected[/]" if not failed else
+                           f"[red]{len(failed)} of {len(outcomes)} jobs not as expected[/]",
+                           f"in {self.elapsed():.0f}s; report {escape(report_path)}")
 
     def verdict(self, verdict: Verdict) -> None:
         # The details show probe output, which may echo what the image holds.
