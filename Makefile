@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 SETTINGS ?= ee-builder.yml
 PYTEST_ARGS ?=
 
-.PHONY: build context publish verify ci test test-host test-settings unit bench inspect host engine venv venv-test venv-receptorctl clean \
+.PHONY: build context publish verify verify-soak ci test test-host test-settings unit bench bench-jobs inspect host engine venv venv-test venv-receptorctl clean \
 	cluster-up cluster-down cluster-status
 
 build: host venv
@@ -52,11 +52,22 @@ verify: venv
 test: test-host venv-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The long soaks `make test` leaves out (pytest marker "soak"): a job silent for 10 minutes behind
+# an idle-cutting proxy, kept alive by the keepalive.
+verify-soak: test-host venv-test
+	$(BIN)/python -m pytest -m soak $(PYTEST_ARGS)
+
 unit: venv-test
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 bench: host venv
 	$(BIN)/python -m bench.build_bench
+
+# Jobs through receptor and the pod against `docker run` of the same image: per-job time, event
+# throughput (~110 MB), 20 jobs at once (bench/jobs_bench.py). Needs `make cluster-up` and
+# `make build`; EE_RECEPTOR=/path/to/receptor uses a real receptor instead of the stand-in.
+bench-jobs: venv-test
+	$(BIN)/python -m bench.jobs_bench
 
 # What the host needs: a running Docker engine, debootstrap, python venv support.
 host engine:

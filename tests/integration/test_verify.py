@@ -111,6 +111,26 @@ def test_silent_job_behind_an_idle_cut_fails_without_keepalive_and_passes_with_i
     assert jobs["silent 24s"]["passed"] and jobs["silent 24s"]["detail"] == "Succeeded: Finished"
 
 
+@pytest.mark.soak
+def test_soak_ten_minutes_of_silence_kept_alive_behind_an_idle_cut(tmp_path, node, cluster, jobs_namespace):
+    """`make verify-soak`: 600 s without output behind a 15 s idle cut; the keepalive (5 s) carries it."""
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    with IdleCuttingProxy(("127.0.0.1", 6443), idle=15) as proxy:
+        for entry in config["clusters"]:
+            entry["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+        kubeconfig = tmp_path / "cut.kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump(config))
+        settings = project_settings("localhost/awx-ee-kerberos").replace("keepalive_seconds: 240",
+                                                                          "keepalive_seconds: 5")
+        project = project_with(tmp_path / "p", settings)
+        result, report = verify(project, node, kubeconfig, "--suite", "failure", "--path", "container-group",
+                                "--silence", "600")
+    silent = {job["job"]: job for job in report["jobs"]}["silent 600s"]
+    assert result.returncode == 0 and silent["passed"], result.stdout + result.stderr
+    assert silent["seconds"] >= 600 and silent["detail"] == "Succeeded: Finished"
+    assert "unexpected EOF" not in node.log.read_text()  # the log stream was never cut
+
+
 def test_without_a_receptor_verify_says_where_to_get_one(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     project = project_with(tmp_path, project_settings("localhost/ee-test-never-built"))
