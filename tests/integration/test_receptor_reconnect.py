@@ -1,10 +1,10 @@
 """The log stream of a ``work-kubernetes`` unit cut by an idle timeout, as Azure's load balancer
 cuts AKS log streams (awx#12530): the receptor node (the stand-in, or a real receptor named by
 EE_RECEPTOR) talks to the local API server through tests/harness/proxy.py, which cuts any
-connection idle for a few seconds. Driven by the REAL receptorctl."""
+connection idle for a few seconds. Driven by the REAL receptorctl. The AWX job with and without
+keepalive behind the same cut is in test_verify.py."""
 from __future__ import annotations
 
-import json
 import re
 import time
 
@@ -13,8 +13,8 @@ import yaml
 
 from tests.harness.proxy import IdleCuttingProxy
 from tests.harness.receptor import node as receptor
-from tests.helpers import awx_pod, receptorctl, receptorctl_python, wait_gone
-from tests.integration.test_receptor_node import AWX_FLOW, submit, wait_for_state
+from tests.helpers import awx_pod, receptorctl, wait_gone
+from tests.integration.test_receptor_node import submit, wait_for_state
 
 IDLE = 3  # seconds of silence the proxy allows
 
@@ -95,37 +95,3 @@ def test_oom_killed_worker_fails_the_unit(kube_node, ee_in_cluster, cluster):
     assert status["Detail"] == "Error with pod's stdout: container worker terminated: reason OOMKilled, exit code 137"
     assert results(kube_node, status["unit"]).split() == ["before"]
     receptorctl(kube_node.socket, "work", "release", status["unit"])
-
-
-@pytest.mark.parametrize("keepalive", [False, True], ids=["keepalive-off", "keepalive-on"])
-def test_awx_job_with_a_silent_task_behind_an_idle_cut(kube_node, ee_in_cluster, cut_kubeconfig, proxy, tmp_path,
-                                                       keepalive):
-    """The AKS failure end to end: ansible-runner transmit -> receptor -> pod -> process, a task
-    silent for 5 cuts' worth; only ANSIBLE_RUNNER_KEEPALIVE_SECONDS below the cut saves it."""
-    private = tmp_path / "private"
-    (private / "project").mkdir(parents=True)
-    (private / "project" / "site.yml").write_text(
-        "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n"
-        "    - debug: {msg: before the silence}\n"
-        f"    - pause: {{seconds: {IDLE * 8}}}\n"
-        "    - debug: {msg: after the silence}\n")
-    env = [{"name": "ANSIBLE_RUNNER_KEEPALIVE_SECONDS", "value": "1"}] if keepalive else []
-    params = tmp_path / "params.json"
-    params.write_text(json.dumps({"secret_kube_pod": awx_pod(ee_in_cluster, name="automation-job-7", env=env),
-                                  "secret_kube_config": cut_kubeconfig, "pod_pending_timeout": "2m"}))
-    result = receptorctl_python(AWX_FLOW, str(kube_node.socket), "kubernetes-runtime-auth", str(private),
-                                str(params))
-    assert result.returncode == 0, result.stderr
-    outcome = json.loads(result.stdout.splitlines()[-1])
-    stdout = "\n".join(outcome["stdout"])
-    if keepalive:
-        assert outcome["status"] == "successful", outcome
-        assert "after the silence" in stdout and (outcome["state"]["StateName"], outcome["state"]["Detail"]) == (
-            "Succeeded", "Finished")
-        assert "unexpected EOF" not in kube_node.log.read_text()  # the log stream was never cut
-    else:
-        assert outcome["state"]["StateName"] == "Failed", outcome
-        assert outcome["state"]["Detail"] == "Error with pod's stdout: unexpected EOF"
-        assert "before the silence" in stdout and "after the silence" not in stdout
-        assert proxy.cuts >= 5
-    receptorctl(kube_node.socket, "work", "release", outcome["unit"])
