@@ -7,8 +7,10 @@ service on a unix socket with its greeting, plain-text and JSON commands, one-li
 and ``ERROR: …`` lines (``control``), and ``work-command`` units kept in
 ``<datadir>/<node>/<unit>/{status,stdin,stdout}`` with receptor's states, Detail texts, params
 rules, cancel and release (``work``), and ``work-kubernetes`` units run through ``kubectl``
-(``kube``, with the log reconnect; no tcp stream method, no in-cluster auth). It does NOT reproduce the
-mesh (peers, listeners, TLS, remote work, signing) or a restart picking up old units.
+(``kube``, with the log reconnect; no tcp stream method, no in-cluster auth). A node started on a
+data dir picks up the units left there, as receptor does: Running ``work-kubernetes`` units resume
+streaming from their pod, Pending ones fail (``work`` and ``kube`` say how). It does NOT reproduce
+the mesh (peers, listeners, TLS, remote work, signing).
 
 Run it as ``python -m tests.harness.receptor -c FILE`` or through the ``receptor`` wrapper script
 next to this file; ``node.py`` starts one for a test (or a real receptor named by

@@ -22,11 +22,23 @@ fails the unit as newer receptors do (PR #1444; our wording); otherwise completi
 ("Finished", whatever the exit code); cancel and release delete the pod (Canceled even when
 finished, as receptor's Cancel does).
 
+Restart (receptor's KubeUnit.Restart, from its behaviour): the node stopping leaves the pods of
+Running units alone (it only stops its kubectl processes); a node started on the same data dir
+loads each unit from its status file (which keeps ``secret_kube_config`` and ``secret_kube_pod``,
+blanked only in ``work status``). A Running unit with a PodName fetches its pod (5 tries, 200 ms
+apart: "Error getting pod ns/name. Error: …" fails it) and streams the pod's log again from its
+start, writing the unit's stdout from offset 0 as receptor's stdout writer does (no append), so
+what stdout already held is rewritten with the same bytes rather than duplicated; the results
+then complete as usual. A Pending unit fails with "Failed to restart: work unit is not in running
+state, cannot be restarted", its pod deleted when ``deletepodonrestart`` (the default). Unlike
+receptor, the stand-in also deletes a Pending unit's pod when it stops, so a node never restarted
+leaves no pod behind (receptor would delete it at the restart anyway).
+
 Not reproduced: the 5× retries around attach, ``streammethod: tcp``, ``incluster`` auth (no
 in-cluster service account here: refused with client-go's message), the version switch
-``RECEPTOR_KUBE_SUPPORT_RECONNECT`` (always on, as for any current Kubernetes), restart of units
-after a node restart. kubectl's error texts stand in for client-go's where they differ (a refused
-connection reads "Unable to connect to the server: …").
+``RECEPTOR_KUBE_SUPPORT_RECONNECT`` (always on, as for any current Kubernetes), StdoutSize reset to 0
+by a restart (the stand-in reports the file's size). kubectl's error texts stand in for client-go's
+where they differ (a refused connection reads "Unable to connect to the server: …").
 """
 from __future__ import annotations
 
@@ -117,6 +129,64 @@ class KubeUnit(BaseUnit):
         return {"Image": self.image, "Command": self.command, "Params": self.params,
                 "KubeNamespace": self.namespace, "KubeConfig": "", "KubePod": "", "PodName": self.pod_name}
 
+    def stored_extra_data(self) -> dict:
+        return {**self.extra_data(), "KubeConfig": self.runtime_kubeconfig, "KubePod": self.pod}
+
+    # Restart ----------------------------------------------------------------------------------
+
+    @classmethod
+    def restored(cls, unit_id: str, directory: Path, worker: KubernetesWorker, stored: dict) -> "KubeUnit":
+        """A unit found in the data dir when the node starts; ``load`` fills it from ``stored``."""
+        unit = cls.__new__(cls)
+        BaseUnit.__init__(unit, unit_id, directory, worker)
+        unit.procs, unit.kubeconfig_file, unit.monitor, unit.pending_timeout = [], None, None, 0.0
+        return unit
+
+    def load(self, stored: dict) -> None:
+        super().load(stored)
+        extra = stored.get("ExtraData") or {}
+        self.image, self.command = extra.get("Image", ""), extra.get("Command", "")
+        self.params = extra.get("Params", "")
+        self.namespace, self.pod_name = extra.get("KubeNamespace", ""), extra.get("PodName", "")
+        self.runtime_kubeconfig, self.pod = extra.get("KubeConfig", ""), extra.get("KubePod", "")
+
+    def restart(self) -> None:
+        if self.complete():
+            return
+        self._write_kubeconfig()
+        if self.state == RUNNING and self.pod_name and self.worker.streammethod.lower() != "tcp":
+            log("INFO", f"Resuming work unit {self.id}: pod {self.namespace}/{self.pod_name}")
+            self.monitor = threading.Thread(target=self._run, kwargs={"resume": True}, daemon=True)
+            self.monitor.start()
+            return
+        if self.worker.deletepodonrestart and self.pod_name:
+            deleted = self.kubectl("delete", "pod", self.pod_name, "-n", self.namespace, "--wait=false")
+            if deleted.returncode != 0:
+                log("WARNING", f"Pod {self.pod_name} could not be deleted: {api_error(deleted.stderr)}")
+        reason = ("restart not implemented for streammethod tcp" if self.worker.streammethod.lower() == "tcp"
+                  else "work unit is not in running state, cannot be restarted")
+        self.update(FAILED, f"Failed to restart: {reason}")
+        self.release_resources()
+
+    def _resume_pod(self) -> bool:
+        """The pod of a resumed unit, 5 tries 200 ms apart; a unit whose pod is gone fails."""
+        if not self.namespace:
+            self.update(FAILED, f"Error creating pod: pod namespace is empty for pod {self.pod_name}")
+            return False
+        error = ""
+        for retries in range(RETRIES, 0, -1):
+            if self.canceled:
+                return False
+            got = self.kubectl("get", "pod", self.pod_name, "-n", self.namespace, "-o", "name")
+            if got.returncode == 0:
+                return True
+            error = api_error(got.stderr)
+            log("WARNING", f"Error getting pod {self.namespace}/{self.pod_name}. Will retry {retries} more times. "
+                           f"Retrying: {error}")
+            time.sleep(0.2)
+        self.update(FAILED, f"Error getting pod {self.namespace}/{self.pod_name}. Error: {error}")
+        return False
+
     # kubectl ----------------------------------------------------------------------------------
 
     def _kubectl_argv(self, *args: str) -> list[str]:
@@ -143,10 +213,7 @@ class KubeUnit(BaseUnit):
         if auth == "incluster":
             # What client-go's InClusterConfig answers outside a pod; receptor's Start returns it.
             raise WorkError(NOT_IN_CLUSTER)
-        if self.runtime_kubeconfig:  # written for kubectl (mode 0600), removed at release
-            fd, self.kubeconfig_file = tempfile.mkstemp(prefix="receptor-kubeconfig-")
-            with os.fdopen(fd, "w") as out:
-                out.write(self.runtime_kubeconfig)
+        self._write_kubeconfig()
         if not self.namespace:
             view = self.kubectl("config", "view", "--minify", "-o", "jsonpath={.contexts[0].context.namespace}")
             if view.returncode != 0:
@@ -155,22 +222,32 @@ class KubeUnit(BaseUnit):
         self.monitor = threading.Thread(target=self._run, daemon=True)
         self.monitor.start()
 
-    def _run(self) -> None:
+    def _write_kubeconfig(self) -> None:
+        if self.runtime_kubeconfig and not self.kubeconfig_file:  # for kubectl (mode 0600), removed at release
+            fd, self.kubeconfig_file = tempfile.mkstemp(prefix="receptor-kubeconfig-")
+            with os.fdopen(fd, "w") as out:
+                out.write(self.runtime_kubeconfig)
+
+    def _run(self, resume: bool = False) -> None:
         try:
-            self._run_logger()
+            self._run_logger(resume)
         except Exception as e:  # a stand-in bug must still end the unit, visibly
             self.update(FAILED, f"stand-in error: {type(e).__name__}: {e}")
 
-    def _run_logger(self) -> None:
+    def _run_logger(self, resume: bool = False) -> None:
         skip_stdin = True
-        try:
-            self._create_pod()
-            skip_stdin = False
-        except PodCompleted:
-            pass
-        except PodError as e:
-            self.update(FAILED, f"Error creating pod: {e}")
-            return
+        if resume:
+            if not self._resume_pod():
+                return
+        else:
+            try:
+                self._create_pod()
+                skip_stdin = False
+            except PodCompleted:
+                pass
+            except PodError as e:
+                self.update(FAILED, f"Error creating pod: {e}")
+                return
         if self.canceled:
             return
         stdin_path = self.dir / "stdin"
@@ -184,7 +261,7 @@ class KubeUnit(BaseUnit):
             self.update(PENDING, "Sending stdin to pod")
             sender = threading.Thread(target=self._send_stdin, args=(stdin_path, stdin_error), daemon=True)
             sender.start()
-        stdout_error = self._stream_logs(stdin_error)
+        stdout_error = self._stream_logs(stdin_error, rewrite=resume)
         if sender is not None:
             sender.join(timeout=30)
         if self.canceled:
@@ -335,12 +412,20 @@ class KubeUnit(BaseUnit):
         if code != 0 and not self.canceled and self.state == PENDING:
             errors.append(api_error(attach.stderr.read().decode(errors="replace")))
 
-    def _stream_logs(self, stdin_error: list[str]) -> str | None:
+    def _stream_logs(self, stdin_error: list[str], rewrite: bool = False) -> str | None:
         """receptor's kubeLoggingWithReconnect: ``logs -f --timestamps`` into stdout, each line's
         timestamp stripped; when the stream ends, the pod is fetched again and the log reopened
         from the last timestamp seen, lines not newer than it skipped. The budget of 5 is reset
         only by a line written, so a silent job cut again and again runs out of it. Returns the
-        stdout error, if any; a failed get or open fails the unit here, as receptor does."""
+        stdout error, if any; a failed get or open fails the unit here, as receptor does.
+        ``rewrite`` (a resumed unit): stdout is written from its start, as receptor's writer does."""
+        fd = os.open(self.dir / "stdout", os.O_WRONLY | os.O_CREAT, 0o600)
+        if not rewrite:
+            os.lseek(fd, 0, os.SEEK_END)
+        with open(fd, "wb", buffering=0) as out:
+            return self._follow(out, stdin_error)
+
+    def _follow(self, out, stdin_error: list[str]) -> str | None:
         since: str | None = None
         since_ns = -1
         remaining, successful_write = RETRIES, False
@@ -350,16 +435,15 @@ class KubeUnit(BaseUnit):
             stream = self._open_log_stream(since)
             if stream is None:
                 return None
-            with open(self.dir / "stdout", "ab", buffering=0) as out:
-                for line in stream.lines():
-                    stamp, sep, message = line.partition(b" ")
-                    when = parse_time(stamp) if sep else None
-                    if when is not None:
-                        if when <= since_ns and not successful_write:
-                            continue
-                        since, since_ns = stamp.decode(), when
-                    out.write(message if when is not None else line)
-                    remaining, successful_write = RETRIES, True
+            for line in stream.lines():
+                stamp, sep, message = line.partition(b" ")
+                when = parse_time(stamp) if sep else None
+                if when is not None:
+                    if when <= since_ns and not successful_write:
+                        continue
+                    since, since_ns = stamp.decode(), when
+                out.write(message if when is not None else line)
+                remaining, successful_write = RETRIES, True
             error = stream.error()
             if self.canceled:
                 return None
@@ -427,6 +511,8 @@ class KubeUnit(BaseUnit):
         return None
 
     def _popen(self, args: list[str], **kwargs) -> subprocess.Popen:
+        if self.stopping:  # no kubectl may outlive the node
+            raise WorkError("the node is stopping")
         process = subprocess.Popen(self._kubectl_argv(*args), start_new_session=True, **kwargs)
         self.procs.append(process)
         return process
@@ -435,6 +521,7 @@ class KubeUnit(BaseUnit):
 
     def _delete_pod(self) -> None:
         if self.pod_name:
+            self._write_kubeconfig()  # a unit loaded at restart that was complete then has none yet
             self.kubectl("delete", "pod", self.pod_name, "-n", self.namespace, "--wait=false",
                          "--ignore-not-found")
 
@@ -457,9 +544,13 @@ class KubeUnit(BaseUnit):
             self.kubeconfig_file = None
 
     def shutdown(self) -> None:
-        """The node stops: the stand-in cannot resume units, so it leaves no pod or kubectl behind."""
-        self.canceled = True
-        self._delete_pod()
+        """The node stops: the status file stays as it is, the kubectl processes stop, and the pod
+        of a Running unit stays for a restarted node to resume (as receptor leaves it); a Pending
+        unit's pod is deleted (receptor deletes it when it restarts)."""
+        with self.lock:
+            self.stopping = self.canceled = True
+        if not self.complete() and self.state != RUNNING:
+            self._delete_pod()
         self._stop_processes()
         self.release_resources()
 

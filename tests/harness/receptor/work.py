@@ -8,7 +8,14 @@ of 8 random letters; ``<datadir>/<node>/<unit>/{status,stdin,stdout}``; the stat
 receptor's command worker ignores them; the command run with the stdin file and stdout+stderr
 into the stdout file; cancel = SIGINT (SIGKILL after 10 s) then Canceled; release = cancel and
 remove the directory. Errors are raised as ``WorkError`` with receptor's message text. ``work-kubernetes``
-units are ``kube.KubeUnit``, with the same surface."""
+units are ``kube.KubeUnit``, with the same surface.
+
+Restart (workceptor.go's scanForUnits): a node starting on a data dir loads the units it finds there
+from their status files (which keep the secrets ``work status`` blanks, mode 0600, as receptor's
+do). Complete units are served as they are; a Pending ``work-command`` unit fails with "Pending at
+restart"; ``work-kubernetes`` units resume as ``KubeUnit.restart`` says. The stand-in, unlike
+receptor's command runner, stops its commands with the node, so a Running ``work-command`` unit
+fails at restart with "Failed to restart: …" (our wording)."""
 from __future__ import annotations
 
 import json
@@ -50,10 +57,15 @@ class BaseUnit:
         self.id, self.dir, self.worker = unit_id, directory, worker
         self.state, self.detail = PENDING, ""
         self.canceled = False
+        self.stopping = False  # the node is stopping: the status file keeps what it says now
         self.lock = threading.Lock()
 
     def extra_data(self) -> dict:
         raise NotImplementedError
+
+    def stored_extra_data(self) -> dict:
+        """ExtraData as the status file keeps it (receptor's unredacted status: secrets included)."""
+        return self.extra_data()
 
     def stdout_size(self) -> int:
         try:
@@ -69,13 +81,15 @@ class BaseUnit:
         """Set the state and rewrite the status file (replaced whole, so a reader never sees half);
         once canceled, only Canceled is written."""
         with self.lock:
-            if self.canceled and state != CANCELED:
+            if self.stopping or (self.canceled and state != CANCELED):
                 return
             self.state, self.detail = state, detail
             if not self.dir.exists():  # released meanwhile
                 return
             tmp = self.dir / "status.tmp"
-            tmp.write_text(json.dumps(self.status()))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(json.dumps({**self.status(), "ExtraData": self.stored_extra_data()}))
             tmp.replace(self.dir / "status")
 
     def complete(self) -> bool:
@@ -83,6 +97,13 @@ class BaseUnit:
 
     def release_resources(self) -> None:
         """Whatever the unit keeps outside its directory, removed at release."""
+
+    def load(self, stored: dict) -> None:
+        """State and Detail from a status file, at restart."""
+        self.state, self.detail = int(stored.get("State", FAILED)), str(stored.get("Detail", ""))
+
+    def restart(self) -> None:
+        """What a node starting on this unit's directory does with it (receptor's Restart)."""
 
 
 class Unit(BaseUnit):
@@ -141,6 +162,38 @@ class Unit(BaseUnit):
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
 
+    def load(self, stored: dict) -> None:
+        super().load(stored)
+        extra = stored.get("ExtraData") or {}
+        self.pid, self.params = int(extra.get("Pid") or 0), str(extra.get("Params") or "")
+
+    def restart(self) -> None:
+        if self.state == PENDING:
+            self.update(FAILED, "Pending at restart")
+        elif self.state == RUNNING:  # its process went with the stand-in that ran it
+            self.update(FAILED, "Failed to restart: the stand-in stops its commands when the node stops")
+
+
+class UnknownUnit(BaseUnit):
+    """A unit whose work type the config no longer has: kept, as receptor's unknown worker keeps it."""
+
+    def __init__(self, unit_id: str, directory: Path, worktype: str):
+        super().__init__(unit_id, directory, CommandWorker(worktype=worktype, command=""))
+        self.extra: dict = {}
+
+    def extra_data(self) -> dict:
+        return self.extra
+
+    def load(self, stored: dict) -> None:
+        super().load(stored)
+        self.extra = stored.get("ExtraData") or {}
+
+    def cancel(self) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
 
 class Workceptor:
     def __init__(self, config: Config):
@@ -148,6 +201,26 @@ class Workceptor:
         self.units: dict[str, Unit] = {}
         self.lock = threading.Lock()
         config.unit_root.mkdir(parents=True, exist_ok=True)
+        self._load_units()
+
+    def _load_units(self) -> None:
+        """receptor's scanForUnits at start-up: every unit directory with a status file."""
+        for directory in sorted(self.config.unit_root.iterdir()):
+            try:
+                stored = json.loads((directory / "status").read_text())
+            except (OSError, ValueError):
+                continue  # no status file: receptor skips it too
+            worker = self.config.workers.get(stored.get("WorkType", ""))
+            if isinstance(worker, KubernetesWorker):
+                from tests.harness.receptor.kube import KubeUnit
+                unit = KubeUnit.restored(directory.name, directory, worker, stored)
+            elif worker is not None:
+                unit = Unit(directory.name, directory, worker, "")
+            else:
+                unit = UnknownUnit(directory.name, directory, str(stored.get("WorkType", "")))
+            unit.load(stored)
+            self.units[unit.id] = unit
+            unit.restart()
 
     def allocate(self, params: dict[str, str]) -> Unit:
         """A new unit for a submit's params (already checked to be strings), before its payload."""
