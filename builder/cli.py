@@ -2,11 +2,9 @@
 Each command is ``<name>_command``; the modules keep their own names."""
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -367,20 +365,35 @@ def receptor_config_command(role: str, node_id: str, listen: int | None, bind: s
               help="The container group's pod_spec_override [default: the one `awx objects` writes].")
 @click.option("--path", "paths", multiple=True, type=click.Choice(verify.PATHS),
               help="container-group, instance-group (Podman on this host, as an execution node) [default: both].")
-@click.option("--suite", "suites", multiple=True, type=click.Choice(sorted(verify.SUITES)),
-              help="Job suites to run [default: all].")
+@click.option("--suite", "suites", multiple=True, type=click.Choice(sorted([*verify.SUITES, verify.WINDOWS])),
+              help="Job suites to run [default: all, and windows when --windows-host is given].")
 @click.option("--silence", type=click.IntRange(1), metavar="SECONDS",
-              help="Also run a job silent for SECONDS: more than your load balancer's idle timeout (AKS: 240) "
-                   "shows whether the keepalive (awx.container_group.keepalive_seconds) saves it.")
+              help="Run a job silent for SECONDS (alone, unless --suite is given): more than your load balancer's "
+                   "idle timeout (AKS: 240) shows whether the keepalive (awx.container_group.keepalive_seconds) "
+                   "saves it.")
 @click.option("--run-option", "run_options", multiple=True,
               help="Podman option for instance-group jobs, as AWX's DEFAULT_CONTAINER_RUN_OPTIONS (repeatable).")
 @click.option("--pending-timeout", default="2m", show_default=True, help="pod_pending_timeout of container-group jobs.")
 @click.option("--report", "report_path", default="verify-report.json", show_default=True,
               type=click.Path(dir_okay=False), help="Where the JSON report goes.")
+# The windows suite: a Windows host over WinRM with Kerberos.
+@click.option("--windows-host", metavar="FQDN", help="Windows host of the windows suite (its FQDN: the service "
+              "ticket is for HTTP/<FQDN>).")
+@click.option("--windows-user", metavar="USER@REALM", help="User of the windows suite, the realm upper case.")
+@click.option("--windows-password-env", metavar="NAME", default="EE_VERIFY_WINDOWS_PASSWORD", show_default=True,
+              help="Environment variable holding the user's password (never on the command line; masked in "
+                   "the output and the report).")
+@click.option("--windows-cert-validation", type=click.Choice(verify.CERT_VALIDATION), default="validate",
+              show_default=True, help="ansible_winrm_server_cert_validation of the HTTPS (5986) job.")
+@click.option("--isolation-path", "isolation_paths", multiple=True, metavar="SRC:DEST[:ro]",
+              help="AWX_ISOLATION_SHOW_PATHS for instance-group jobs (repeatable) [default: /etc/krb5.conf of "
+                   "this host, with a kerberos: section].")
 def verify_command(image: str | None, settings_path: str, receptor_socket: str | None, kubeconfig: str | None,
                    namespace: str | None, pod_spec_override: str | None, paths: tuple[str, ...],
                    suites: tuple[str, ...], silence: int | None, run_options: tuple[str, ...],
-                   pending_timeout: str, report_path: str) -> None:
+                   pending_timeout: str, report_path: str, windows_host: str | None, windows_user: str | None,
+                   windows_password_env: str, windows_cert_validation: str,
+                   isolation_paths: tuple[str, ...]) -> None:
     """Run jobs against IMAGE [default: the image built here] the way AWX runs them: through receptor,
     in a container group's pod and on an execution node. Exit 1 when a job did not do what it should."""
     reporter = Reporter()
@@ -388,33 +401,28 @@ def verify_command(image: str | None, settings_path: str, receptor_socket: str |
     image = image or loaded.image.refs[0]
     paths = paths or verify.PATHS
     krb5_conf = krb5.render(loaded.kerberos) if loaded.kerberos else None
-    override = (yamlfile.load(Path(pod_spec_override), what="pod spec override (--pod-spec-override)").data if pod_spec_override
-                else awx.pod_spec_override(loaded, image, krb5_conf))
+    override = (yamlfile.load(Path(pod_spec_override), what="pod spec override (--pod-spec-override)").data
+                if pod_spec_override else awx.pod_spec_override(loaded, image, krb5_conf))
     if namespace:
         override.setdefault("metadata", {})["namespace"] = references.k8s_name(namespace, "--namespace")
     config = None
     if verify.CONTAINER_GROUP in paths:
         config = files.read_text(Path(kubeconfig or os.environ.get("KUBECONFIG") or Path.home() / ".kube/config"),
                                  "kubeconfig (--kubeconfig)")
-    jobs = tuple(job for name in (suites or sorted(verify.SUITES)) for job in verify.SUITES[name])
-    jobs += (verify.silent_job(silence),) if silence else ()
-    target = functools.partial(
-        verify.Target, image=image, pull=loaded.awx.execution_environment.pull, kubeconfig=config,
-        override=override, keepalive_seconds=loaded.awx.container_group.keepalive_seconds,
-        pending_timeout=pending_timeout,
-        isolation_paths=tuple(awx.isolation_paths()["AWX_ISOLATION_SHOW_PATHS"]) if krb5_conf else (),
-        run_options=run_options)
-    if receptor_socket:
-        outcomes = verify.run_suite(target(control=Path(receptor_socket)), jobs, paths, reporter)
-    else:
-        binary = receptor_binary.locate(loaded, "run the jobs (or give --receptor-socket)", Engine(loaded.engine))
-        with tempfile.TemporaryDirectory(prefix="ee-builder-verify-node-") as scratch:
-            try:
-                with receptor_binary.Node(binary, verify.node_entries(), Path(scratch)) as node:
-                    reporter.say(f"receptor {receptor_binary.version(binary)} ({binary}) on {node.socket}")
-                    outcomes = verify.run_suite(target(control=node.socket), jobs, paths, reporter)
-            except receptor_binary.NodeError as err:
-                raise UserError(f"{binary} did not start: {err}") from None
+    windows = None
+    if verify.WINDOWS in suites or (windows_host and not suites):
+        windows = verify.windows_host(windows_host, windows_user, windows_password_env, windows_cert_validation)
+    with receptor_binary.control_socket(loaded, receptor_socket, "run the jobs (or give --receptor-socket)",
+                                        verify.node_entries(), reporter) as control:
+        target = verify.Target(
+            control=control, image=image, pull=loaded.awx.execution_environment.pull, kubeconfig=config,
+            override=override, keepalive_seconds=loaded.awx.container_group.keepalive_seconds,
+            pending_timeout=pending_timeout, run_options=run_options,
+            isolation_paths=isolation_paths or (tuple(awx.isolation_paths()["AWX_ISOLATION_SHOW_PATHS"])
+                                                if krb5_conf else ()))
+        outcomes = verify.run_suite(target, verify.jobs(suites, silence), paths, reporter)
+        if windows:
+            outcomes += verify.run_windows(target, windows, paths, reporter)
     verify.write_report(outcomes, Path(report_path))
     reporter.verify_table(outcomes, image, report_path)
     if not all(outcome.passed for outcome in outcomes):

@@ -8,6 +8,7 @@ says where to get one. The test suite's receptor stand-in is never taken for rec
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from . import receptor_config as rc
@@ -128,6 +130,24 @@ class Node:
 
 class NodeError(Exception):
     """receptor did not come up; the message is what it said."""
+
+
+@contextlib.contextmanager
+def control_socket(settings: Settings, given: str | None, purpose: str, entries: list[dict],
+                   progress) -> Iterator[Path]:
+    """``given``, or the control socket of a node on ``entries`` started here for the duration,
+    from the receptor ``locate`` finds."""
+    if given:
+        yield Path(given)
+        return
+    binary = locate(settings, purpose, Engine(settings.engine))
+    with tempfile.TemporaryDirectory(prefix="ee-builder-receptor-node-") as scratch:
+        try:
+            with Node(binary, entries, Path(scratch)) as node:
+                progress.say(f"receptor {version(binary)} ({binary}) on {node.socket}")
+                yield node.socket
+        except NodeError as err:  # only __enter__ raises it: receptor did not come up
+            raise UserError(f"{binary} did not start: {err}") from None
 
 
 def check_bundle(binary: Path, spec: rc.NodeSpec, bundle: Path) -> None:

@@ -21,6 +21,7 @@ Jobs and suites are data (``Job``, ``SUITES``); ``run_job`` is the one place tha
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 import tempfile
@@ -36,6 +37,7 @@ import yaml
 from receptorctl.socket_interface import ReceptorControl
 
 from . import awx_pod, receptor_config as rc
+from . import secrets as masking, yamlfile  # the Windows suite
 from .errors import UserError
 from .progress import Progress
 
@@ -79,6 +81,14 @@ SUITES: dict[str, tuple[Job, ...]] = {
 }
 
 
+def jobs(suites: tuple[str, ...], silence: int | None) -> tuple[Job, ...]:
+    """The jobs of ``suites`` (every suite when none is named, but for a --silence run alone),
+    then the silent job."""
+    named = suites or (() if silence else tuple(sorted(SUITES)))
+    chosen = tuple(job for name in named if name in SUITES for job in SUITES[name])
+    return chosen + ((silent_job(silence),) if silence else ())
+
+
 def silent_job(seconds: int) -> Job:
     """A task that prints nothing for ``seconds``: load balancers that cut idle connections (AKS:
     about 4 minutes) end its log stream unless ansible-runner's keepalive speaks meanwhile."""
@@ -115,6 +125,9 @@ class Outcome:
     detail: str           # receptor's StateName and Detail, and for a failed unit its last output
     passed: bool
     unit: str | None = None
+    counters: list[int] = field(default_factory=list, repr=False)  # the events' runner counters, as received
+    stdout_bytes: int = 0  # the unit's StdoutSize: what came through the log stream
+    stream_seconds: float = 0.0  # from the first event received to the last
 
 
 def run_suite(target: Target, jobs: tuple[Job, ...], paths: tuple[str, ...], progress: Progress) -> list[Outcome]:
@@ -138,10 +151,31 @@ def receptor_params(target: Target, path: str, job_id: int, node_dir: str) -> di
         job = awx_pod.AwxJob(image=target.image, pull=target.pull, job_id=job_id,
                              keepalive_seconds=target.keepalive_seconds)
         pod = awx_pod.job_pod(target.override, job)
-        return {"secret_kube_pod": yaml.dump(pod, explicit_start=True), "secret_kube_config": target.kubeconfig,
+        kubeconfig = _in_namespace(target.kubeconfig, pod["metadata"].get("namespace"))
+        return {"secret_kube_pod": yaml.dump(pod, explicit_start=True), "secret_kube_config": kubeconfig,
                 "pod_pending_timeout": target.pending_timeout}
     # AWX_CLEANUP_PATHS: the node deletes its copy of the private data dir at the end.
     return {"params": f"--private-data-dir={node_dir} --delete"}
+
+
+def _in_namespace(kubeconfig: str, namespace: str | None) -> str:
+    """The kubeconfig with the job's namespace in its current context, as AWX builds the one it sends
+    (``AWXReceptorJob.kube_config``): receptor v1.4.x records the context's namespace for the unit,
+    and after a restart looks for the pod there. Anything not a plain kubeconfig is sent unchanged."""
+    try:
+        config = yaml.safe_load(kubeconfig)
+    except yaml.YAMLError:
+        return kubeconfig
+    if not namespace or not isinstance(config, dict):
+        return kubeconfig
+    for entry in config.get("contexts") or []:
+        if isinstance(entry, dict) and entry.get("name") == config.get("current-context") \
+                and isinstance(entry.get("context"), dict):
+            if entry["context"].get("namespace") == namespace:
+                return kubeconfig
+            entry["context"]["namespace"] = namespace
+            return yaml.safe_dump(config, sort_keys=False)
+    return kubeconfig
 
 
 def runner_kwargs(target: Target, path: str) -> dict[str, Any]:
@@ -167,11 +201,13 @@ def run_job(target: Target, job: Job, path: str, job_id: int | None = None) -> O
         worktype = target.container_worktype if path == CONTAINER_GROUP else target.node_worktype
         params = receptor_params(target, path, job_id, f"{private}-node")
         kwargs = {"private_data_dir": private, "playbook": "site.yml", **runner_kwargs(target, path)}
-        unit, events, status, code = _through_receptor(target.control, worktype, params, kwargs)
+        unit, events, status, code, explanation = _through_receptor(target.control, worktype, params, kwargs)
         state, tail = _unit_state(target.control, unit)
         _release(target.control, unit)
     stdout = "\n".join(event.get("stdout", "") for event in events)
     detail = f"{state.get('StateName', '?')}: {state.get('Detail', '')}"
+    if status != job.expect and explanation:  # what AWX shows as the job's explanation
+        detail += f"; ansible-runner: {explanation}"
     if status != job.expect and state.get("StateName") == "Failed" and tail:
         detail += f"; last output: {tail}"
     missing = [text for text in job.must_show if text not in stdout]
@@ -179,7 +215,9 @@ def run_job(target: Target, job: Job, path: str, job_id: int | None = None) -> O
         detail += f"; events lack {missing}"
     rc_ok = job.expect != "failed" or code not in (None, 0)  # a failed play must say so in its rc too
     return Outcome(job.name, path, status, code, len(events), round(time.monotonic() - started, 1), detail,
-                   passed=status == job.expect and not missing and rc_ok, unit=unit)
+                   passed=status == job.expect and not missing and rc_ok, unit=unit,
+                   counters=[event.get("counter") for event in events], stdout_bytes=state.get("StdoutSize") or 0,
+                   stream_seconds=round(events[-1]["at"] - events[0]["at"], 3) if events else 0.0)
 
 
 def _private_data_dir(private: Path, job: Job) -> None:
@@ -192,7 +230,7 @@ def _private_data_dir(private: Path, job: Job) -> None:
 
 
 def _through_receptor(control: Path, worktype: str, params: dict[str, str],
-                      kwargs: dict[str, Any]) -> tuple[str, list[dict], str, int | None]:
+                      kwargs: dict[str, Any]) -> tuple[str, list[dict], str, int | None, str]:
     sockin, sockout = socket.socketpair()
     transmit_error: list[BaseException] = []
 
@@ -220,18 +258,49 @@ def _through_receptor(control: Path, worktype: str, params: dict[str, str],
         raise UserError(f"ansible-runner transmit failed: {transmit_error[0]}")
     resultsock, resultfile = _control(control).get_work_results(unit, return_socket=True, return_sockfile=True)
     events: list[dict] = []
+    explained: list[str] = []  # process's own job_explanation (a broken or truncated results stream)
+
+    def explain(data: dict, runner_config: Any = None) -> None:
+        if data.get("job_explanation"):
+            explained.append(str(data["job_explanation"]))
+
+    def keep(event: dict) -> bool:
+        # Only what the outcome needs, and False: not written to disk, as AWX's RunnerCallback
+        # (a job of 100,000 events would otherwise hold them all and write a file for each).
+        events.append({"counter": event.get("counter"), "stdout": event.get("stdout", ""), "at": time.monotonic()})
+        return False
+
+    processed_all = threading.Event()
+
+    def end_when_canceled() -> None:
+        # receptor v1.4.x keeps the results stream of a canceled unit open (AWX, which cancels its
+        # own jobs, shuts the socket down itself): a unit canceled from outside would hang the job.
+        while not processed_all.wait(1):
+            try:
+                state = _control(control).simple_command(f"work status {unit}")
+            except (RuntimeError, OSError, ValueError, UserError):
+                continue
+            if state.get("StateName") == "Canceled":
+                try:
+                    resultsock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+
+    threading.Thread(target=end_when_canceled, daemon=True).start()
     try:
         with tempfile.TemporaryDirectory(prefix="ee-builder-verify-process-") as processed:
             result = ansible_runner.interface.run(
                 streamer="process", quiet=True, _input=resultfile, private_data_dir=processed,
-                event_handler=lambda event: events.append(event) or True)
+                event_handler=keep, status_handler=explain)
             status, code = result.status, result.rc
             rc_file = Path(processed, "artifacts", "rc")  # process mode leaves it in the worker's artifacts
             if code is None and rc_file.is_file() and rc_file.read_text().strip().lstrip("-").isdigit():
                 code = int(rc_file.read_text())
     finally:
+        processed_all.set()
         resultsock.close()
-    return unit, events, status, code
+    return unit, events, status, code, explained[-1] if explained else ""
 
 
 def _unit_state(control: Path, unit: str, timeout: float = 60) -> tuple[dict, str]:
@@ -239,22 +308,34 @@ def _unit_state(control: Path, unit: str, timeout: float = 60) -> tuple[dict, st
     before the worker exits), and the last bytes of its results when it failed."""
     deadline = time.monotonic() + timeout
     while True:
-        state = _control(control).simple_command(f"work status {unit}")
+        try:
+            state = _control(control).simple_command(f"work status {unit}")
+        except RuntimeError as err:
+            if "Failed to connect" not in str(err):  # receptor's answer, e.g. "unknown work unit <id>"
+                return {"StateName": "?", "Detail": f"work status: {err}"}, ""
+            state = {"StateName": "?", "Detail": f"receptor unreachable at {control}: {err}"}
+        except (OSError, ValueError, UserError) as err:
+            # The node stopped or is restarting (AWX logs it and goes on); a restarted receptor
+            # resumes the unit, so ask again until the deadline.
+            state = {"StateName": "?", "Detail": f"receptor unreachable at {control}: {err}"}
         if state.get("State", 0) >= 2 or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     tail = ""
     if state.get("StateName") == "Failed":
-        results = _control(control).get_work_results(unit, return_sockfile=True)
-        tail = results.read()[-FAILED_TAIL:].decode(errors="replace").strip()
+        try:
+            results = _control(control).get_work_results(unit, return_sockfile=True)
+            tail = results.read()[-FAILED_TAIL:].decode(errors="replace").strip()
+        except (RuntimeError, OSError, ValueError, UserError):
+            pass  # the Detail says enough
     return state, tail
 
 
 def _release(control: Path, unit: str) -> None:
     try:
         _control(control).simple_command(f"work release {unit}")
-    except RuntimeError:
-        pass  # already gone: nothing left to clean
+    except (RuntimeError, OSError, ValueError, UserError):
+        pass  # already gone (or the node with it): nothing left to clean here
 
 
 def _control(control: Path) -> ReceptorControl:
@@ -276,8 +357,105 @@ def node_entries() -> list[dict[str, Any]]:
 
 
 def report(outcomes: list[Outcome]) -> dict[str, Any]:
-    return {"passed": all(o.passed for o in outcomes), "jobs": [asdict(o) for o in outcomes]}
+    return {"passed": all(o.passed for o in outcomes),
+            "jobs": [{k: v for k, v in asdict(o).items() if k != "counters"} for o in outcomes]}
 
 
 def write_report(outcomes: list[Outcome], path: Path) -> None:
     path.write_text(json.dumps(report(outcomes), indent=2) + "\n")
+
+
+# The Windows suite (issue 15) ---------------------------------------------------------------------
+# Jobs against a Windows host over WinRM with Kerberos, with the inventory AWX gives such a job
+# (a machine credential's user@REALM and password as connection variables). Not in SUITES: it
+# needs a host, a user and a password, which the CLI takes from --windows-host, --windows-user and
+# the environment variable --windows-password-env names. The password goes into the job's
+# inventory only; run_windows masks it in everything verify says.
+
+WINDOWS = "windows"
+WINRM_HTTP, WINRM_HTTPS = 5985, 5986
+CERT_VALIDATION = ("validate", "ignore")
+
+
+@dataclass(frozen=True)
+class WindowsHost:
+    """A Windows host as the job's inventory and AWX's machine credential name it."""
+    host: str                                    # FQDN: the service ticket is for HTTP/<host>
+    user: str                                    # user@REALM, the realm upper case
+    password: str = field(repr=False)
+    cert_validation: str = "validate"            # ansible_winrm_server_cert_validation on 5986
+
+
+def windows_host(host: str | None, user: str | None, password_env: str, cert_validation: str) -> WindowsHost:
+    """The Windows host from the CLI's options; the password from the environment, never an argument."""
+    if not (host and user):
+        raise UserError("the windows suite needs --windows-host (the host's FQDN) and --windows-user "
+                        "(user@REALM), with the password in the environment variable --windows-password-env "
+                        f"names ({password_env}).")
+    if not os.environ.get(password_env):
+        raise UserError(f"the windows suite takes {user}'s password from the environment variable {password_env} "
+                        f"(--windows-password-env), which is not set. Expected it set, e.g. `read -rs "
+                        f"{password_env}; export {password_env}`.")
+    return WindowsHost(host, user, os.environ[password_env], cert_validation)
+
+
+def windows_inventory(win: WindowsHost, port: int = WINRM_HTTP, **variables: Any) -> str:
+    """The inventory (YAML) of one Windows host, group ``windows``: winrm, Kerberos, the port's
+    scheme, user and password; ``variables`` add or override (None removes). Values are
+    ``!unsafe``: a password with ``{{`` is a password, not a template."""
+    values: dict[str, Any] = {
+        "ansible_connection": "winrm", "ansible_winrm_transport": "kerberos", "ansible_port": port,
+        "ansible_winrm_scheme": "http" if port == WINRM_HTTP else "https",
+        "ansible_user": yamlfile.Unsafe(win.user), "ansible_password": yamlfile.Unsafe(win.password)}
+    if port != WINRM_HTTP:
+        values["ansible_winrm_server_cert_validation"] = win.cert_validation
+    values.update(variables)
+    values = {key: value for key, value in values.items() if value is not None}
+    return yamlfile.dump({"windows": {"hosts": {win.host: None}, "vars": values}})
+
+
+def windows_jobs(win: WindowsHost) -> tuple[Job, ...]:
+    """win_ping (the module bootstrap) over HTTP with message encryption and Ansible's managed kinit;
+    a command over HTTPS; and win_ping after a kinit the job runs itself (manual kinit mode, the
+    ticket in the FILE cache krb5.conf names)."""
+    ping = ("    - ansible.windows.win_ping:\n        data: \"{{ ping_data }}\"\n      register: ping\n"
+            "    - ansible.builtin.debug:\n        msg: \"win_ping={{ ping.ping }}\"\n")
+    kinit = ("- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+             "    - name: kinit in the job's container, before any connection to Windows\n"
+             "      ansible.builtin.command:\n"
+             "        argv: [kinit, \"{{ hostvars[groups.windows[0]].ansible_user }}\"]\n"
+             "        stdin: \"{{ hostvars[groups.windows[0]].verify_kinit_password }}\"\n"
+             "      no_log: true\n      changed_when: false\n"
+             "    - ansible.builtin.command: klist\n      register: klist\n      changed_when: false\n"
+             "    - ansible.builtin.debug:\n        msg: \"{{ klist.stdout_lines[0] }}\"\n")
+    return (
+        Job("win_ping (http 5985, managed kinit)", _play(ping), inventory=windows_inventory(win),
+            extravars={"ping_data": "verify"}, must_show=("win_ping=verify",)),
+        Job("command (https 5986)",
+            _play("    - ansible.builtin.raw: whoami\n      register: who\n      changed_when: false\n"
+                  "    - ansible.builtin.debug:\n        msg: \"whoami={{ who.stdout | trim }}\"\n"),
+            inventory=windows_inventory(win, WINRM_HTTPS), must_show=("whoami=",)),
+        Job("win_ping after kinit (manual kinit)", kinit + _play(ping).replace("hosts: all", "hosts: windows"),
+            inventory=windows_inventory(win, ansible_password=None, ansible_winrm_kinit_mode="manual",
+                                        verify_kinit_password=yamlfile.Unsafe(win.password)),
+            extravars={"ping_data": "kinit-first"}, must_show=("Ticket cache: FILE:", "win_ping=kinit-first")),
+    )
+
+
+class _Masked:
+    """Progress that never says the secrets."""
+    def __init__(self, progress: Progress, known: tuple[str, ...]):
+        self.progress, self.known = progress, known
+
+    def say(self, message: str) -> None:
+        self.progress.say(masking.mask(message, self.known))
+
+
+def run_windows(target: Target, win: WindowsHost, paths: tuple[str, ...], progress: Progress) -> list[Outcome]:
+    """The Windows suite on ``paths``, the password masked in progress and outcomes (the details
+    carry a failed unit's last output)."""
+    known = (win.password,)
+    outcomes = run_suite(target, windows_jobs(win), paths, _Masked(progress, known))
+    for outcome in outcomes:
+        outcome.detail = masking.mask(outcome.detail, known)
+    return outcomes

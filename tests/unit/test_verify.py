@@ -50,3 +50,9 @@ def test_the_silent_job_is_silent_for_the_time_asked():
 def test_a_container_group_without_a_kubeconfig_is_a_user_error():
     with pytest.raises(UserError, match="needs a kubeconfig"):
         verify.receptor_params(target(kubeconfig=None), verify.CONTAINER_GROUP, 1, "/x")
+
+
+def test_jobs_are_every_suite_but_a_silence_runs_alone_unless_suites_are_named():
+    assert [j.name for j in verify.jobs((), None)] == ["failing playbook", "ping", "command", "facts"]
+    assert [j.name for j in verify.jobs((), 300)] == ["silent 300s"]
+    assert [j.name for j in verify.jobs(("smoke", "windows"), 30)] == ["ping", "command", "facts", "silent 30s"]
