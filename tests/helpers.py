@@ -192,3 +192,12 @@ def wait_gone(cluster, name: str, timeout: float = 90) -> bool:
             return True
         time.sleep(1)
     return False
+
+
+def through_proxy(kubeconfig: str, port: int) -> str:
+    """``kubeconfig`` with its API server reached through a proxy on 127.0.0.1:``port`` (the API
+    server's certificate carries 127.0.0.1, so TLS still verifies)."""
+    config = yaml.safe_load(kubeconfig)
+    for entry in config["clusters"]:
+        entry["cluster"]["server"] = f"https://127.0.0.1:{port}"
+    return yaml.safe_dump(config)

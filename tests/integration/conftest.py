@@ -126,3 +126,30 @@ def kube_node(tmp_path, cluster):
     node = receptor.start(tmp_path, "ee-test", KUBE_WORKERS, env={"PATH": f"{kubectl}:{os.environ['PATH']}"})
     yield node
     node.stop()
+
+
+# AWX's control-node work type for container groups and an execution node's ansible-runner, for
+# `ee-builder verify`; the runner is ee-builder's own (Podman process isolation on this host).
+VERIFY_WORKERS = [
+    KUBE_WORKERS[0],
+    {"work-command": {"worktype": "ansible-runner", "command": "ansible-runner", "params": "worker",
+                      "allowruntimeparams": True}},
+]
+
+
+@pytest.fixture
+def verify_node(tmp_path, cluster):
+    """A receptor node (stand-in or EE_RECEPTOR) with VERIFY_WORKERS."""
+    kubectl = cluster.binary("kubectl").parent
+    runner = Path(sys.executable).parent
+    node = receptor.start(tmp_path, "ee-test", VERIFY_WORKERS,
+                          env={"PATH": f"{runner}:{kubectl}:{os.environ['PATH']}"})
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def in_podman(ee_in_cluster) -> str:
+    """The image in Podman's storage, as an execution node that pulled it has it."""
+    subprocess.run(["podman", "pull", "-q", f"docker-daemon:{IMAGE}"], check=True, capture_output=True, timeout=600)
+    return IMAGE

@@ -4,11 +4,8 @@ container-group flow with the EE image from `make build`, and receptor's refusal
 from __future__ import annotations
 
 import json
-import os
 import time
 
-import pytest
-import yaml
 
 from tests.harness.receptor import node as receptor
 from tests.helpers import awx_pod, pods, receptorctl, receptorctl_python, wait_gone

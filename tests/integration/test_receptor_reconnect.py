@@ -13,7 +13,7 @@ import yaml
 
 from tests.harness.proxy import IdleCuttingProxy
 from tests.harness.receptor import node as receptor
-from tests.helpers import awx_pod, receptorctl, wait_gone
+from tests.helpers import awx_pod, receptorctl, through_proxy, wait_gone
 from tests.integration.test_receptor_node import submit, wait_for_state
 
 IDLE = 3  # seconds of silence the proxy allows
@@ -27,12 +27,8 @@ def proxy(cluster):
 
 @pytest.fixture
 def cut_kubeconfig(cluster, proxy) -> str:
-    """The cluster's kubeconfig with its server behind the cutting proxy (same certificate: the
-    API server's carries 127.0.0.1)."""
-    config = yaml.safe_load(cluster.kubeconfig.read_text())
-    for entry in config["clusters"]:
-        entry["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
-    return yaml.safe_dump(config)
+    """The cluster's kubeconfig with its server behind the cutting proxy."""
+    return through_proxy(cluster.kubeconfig.read_text(), proxy.port)
 
 
 def run_shell(node, image: str, kubeconfig: str, script: str, name: str, **container) -> dict:

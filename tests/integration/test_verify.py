@@ -4,17 +4,12 @@ the AKS failure through tests/harness/proxy.py (connections idle for a few secon
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.harness.proxy import IdleCuttingProxy
-from tests.harness.receptor import node as receptor
-from tests.helpers import IMAGE, ee_builder, project_settings, project_with, receptorctl
+from tests.helpers import IMAGE, ee_builder, project_settings, project_with, receptorctl, through_proxy
 
 # This host's hard limits are below Podman's defaults (as DEFAULT_CONTAINER_RUN_OPTIONS would fix on a node).
 RUN_OPTIONS = ["--run-option=--ulimit=nofile=4096:4096", "--run-option=--ulimit=nproc=4096:4096"]
@@ -36,38 +31,21 @@ def jobs_namespace(cluster, ee_in_cluster, tmp_path_factory):
     return NAMESPACE
 
 
-@pytest.fixture(scope="module")
-def in_podman(ee_in_cluster):
-    """The image in Podman's storage, as an execution node that pulled it has it."""
-    subprocess.run(["podman", "pull", "-q", f"docker-daemon:{IMAGE}"], check=True, capture_output=True, timeout=600)
-    return IMAGE
 
 
-@pytest.fixture
-def node(tmp_path, cluster):
-    """AWX's control node and an execution node's ansible-runner work type, on this host."""
-    kubectl = cluster.binary("kubectl").parent
-    workers = [{"work-kubernetes": {"worktype": "kubernetes-runtime-auth", "authmethod": "runtime",
-                                    "allowruntimeauth": True, "allowruntimepod": True, "allowruntimeparams": True}},
-               {"work-command": {"worktype": "ansible-runner", "command": "ansible-runner", "params": "worker",
-                                 "allowruntimeparams": True}}]
-    runner = Path(sys.executable).parent  # ee-builder's own ansible-runner
-    started = receptor.start(tmp_path, "ee-test", workers, env={"PATH": f"{runner}:{kubectl}:{os.environ['PATH']}"})
-    yield started
-    started.stop()
 
 
-def verify(project, node, kubeconfig, *args: str):
+def verify(project, verify_node, kubeconfig, *args: str):
     report = project / "report.json"
-    result = ee_builder("verify", IMAGE, "--receptor-socket", str(node.socket), "--kubeconfig", str(kubeconfig),
+    result = ee_builder("verify", IMAGE, "--receptor-socket", str(verify_node.socket), "--kubeconfig", str(kubeconfig),
                         "--namespace", NAMESPACE, "--report", str(report), *RUN_OPTIONS, *args, cwd=project,
                         env={"COLUMNS": "200"})
     return result, (json.loads(report.read_text()) if report.exists() else None)
 
 
-def test_smoke_and_failure_suites_in_both_paths(tmp_path, node, cluster, jobs_namespace, in_podman):
+def test_smoke_and_failure_suites_in_both_paths(tmp_path, verify_node, cluster, jobs_namespace, in_podman):
     project = project_with(tmp_path / "p", project_settings("localhost/awx-ee-kerberos"))
-    result, report = verify(project, node, cluster.kubeconfig)
+    result, report = verify(project, verify_node, cluster.kubeconfig)
     assert result.returncode == 0, result.stdout + result.stderr
     jobs = {(job["job"], job["path"]): job for job in report["jobs"]}
     assert set(jobs) == {(name, path) for name in ("ping", "command", "facts", "failing playbook")
@@ -78,27 +56,24 @@ def test_smoke_and_failure_suites_in_both_paths(tmp_path, node, cluster, jobs_na
     assert jobs[("ping", "container-group")]["detail"] == "Succeeded: Finished"
     assert "verify: localhost/awx-ee-kerberos:latest" in result.stdout and "8 jobs as expected" in result.stdout
     # Released: no unit left on the node, and the pods are going.
-    assert json.loads(receptorctl(node.socket, "work", "list").stdout) == {}
+    assert json.loads(receptorctl(verify_node.socket, "work", "list").stdout) == {}
 
 
-def test_silent_job_behind_an_idle_cut_fails_without_keepalive_and_passes_with_it(tmp_path, node, cluster,
+def test_silent_job_behind_an_idle_cut_fails_without_keepalive_and_passes_with_it(tmp_path, verify_node, cluster,
                                                                                   jobs_namespace):
     """The AKS failure: the job's kubeconfig goes through a proxy that cuts connections idle for 3 s;
     a task silent for 8 cuts' worth fails with receptor's log-stream Detail unless AWX's
     AWX_RUNNER_KEEPALIVE_SECONDS (awx.container_group.keepalive_seconds) is below the cut."""
-    config = yaml.safe_load(cluster.kubeconfig.read_text())
     with IdleCuttingProxy(("127.0.0.1", 6443), idle=3) as proxy:
-        for entry in config["clusters"]:
-            entry["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
         kubeconfig = tmp_path / "cut.kubeconfig"
-        kubeconfig.write_text(yaml.safe_dump(config))
+        kubeconfig.write_text(through_proxy(cluster.kubeconfig.read_text(), proxy.port))
         outcomes = {}
         for keepalive in (0, 1):
             settings = project_settings("localhost/awx-ee-kerberos").replace(
                 "keepalive_seconds: 240", f"keepalive_seconds: {keepalive}")
             assert f"keepalive_seconds: {keepalive}" in settings
             project = project_with(tmp_path / f"keepalive-{keepalive}", settings)
-            result, report = verify(project, node, kubeconfig, "--path", "container-group", "--silence", "24")
+            result, report = verify(project, verify_node, kubeconfig, "--path", "container-group", "--silence", "24")
             outcomes[keepalive] = (result, {job["job"]: job for job in report["jobs"]})
     failed, jobs = outcomes[0]
     assert failed.returncode == 1, failed.stdout + failed.stderr
@@ -111,22 +86,19 @@ def test_silent_job_behind_an_idle_cut_fails_without_keepalive_and_passes_with_i
 
 
 @pytest.mark.soak
-def test_soak_ten_minutes_of_silence_kept_alive_behind_an_idle_cut(tmp_path, node, cluster, jobs_namespace):
+def test_soak_ten_minutes_of_silence_kept_alive_behind_an_idle_cut(tmp_path, verify_node, cluster, jobs_namespace):
     """`make verify-soak`: 600 s without output behind a 15 s idle cut; the keepalive (5 s) carries it."""
-    config = yaml.safe_load(cluster.kubeconfig.read_text())
     with IdleCuttingProxy(("127.0.0.1", 6443), idle=15) as proxy:
-        for entry in config["clusters"]:
-            entry["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
         kubeconfig = tmp_path / "cut.kubeconfig"
-        kubeconfig.write_text(yaml.safe_dump(config))
+        kubeconfig.write_text(through_proxy(cluster.kubeconfig.read_text(), proxy.port))
         settings = project_settings("localhost/awx-ee-kerberos").replace("keepalive_seconds: 240",
                                                                           "keepalive_seconds: 5")
         project = project_with(tmp_path / "p", settings)
-        result, report = verify(project, node, kubeconfig, "--path", "container-group", "--silence", "600")
+        result, report = verify(project, verify_node, kubeconfig, "--path", "container-group", "--silence", "600")
     silent = {job["job"]: job for job in report["jobs"]}["silent 600s"]
     assert result.returncode == 0 and silent["passed"], result.stdout + result.stderr
     assert silent["seconds"] >= 600 and silent["detail"] == "Succeeded: Finished"
-    assert "unexpected EOF" not in node.log.read_text()  # the log stream was never cut
+    assert "unexpected EOF" not in verify_node.log.read_text()  # the log stream was never cut
 
 
 def test_without_a_receptor_verify_says_where_to_get_one(tmp_path, monkeypatch):

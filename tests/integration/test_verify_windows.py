@@ -15,9 +15,6 @@ line and never in what verify prints or writes."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,7 +22,6 @@ import yaml
 
 from builder import awx, awx_pod, settings, verify
 from builder.probes.names import query
-from tests.harness.receptor import node as receptor
 from tests.harness.windows.target import EmulatedTarget
 from tests.helpers import IMAGE, ee_builder, project_settings, project_with, rendered
 
@@ -55,24 +51,8 @@ def krb5_namespace(cluster, ee_in_cluster, ad):
     return NAMESPACE
 
 
-@pytest.fixture(scope="module")
-def in_podman(ee_in_cluster):
-    subprocess.run(["podman", "pull", "-q", f"docker-daemon:{IMAGE}"], check=True, capture_output=True, timeout=600)
-    return IMAGE
 
 
-@pytest.fixture
-def node(tmp_path, cluster):
-    """AWX's control node and an execution node's ansible-runner work type, on this host."""
-    kubectl = cluster.binary("kubectl").parent
-    workers = [{"work-kubernetes": {"worktype": "kubernetes-runtime-auth", "authmethod": "runtime",
-                                    "allowruntimeauth": True, "allowruntimepod": True, "allowruntimeparams": True}},
-               {"work-command": {"worktype": "ansible-runner", "command": "ansible-runner", "params": "worker",
-                                 "allowruntimeparams": True}}]
-    runner = Path(sys.executable).parent
-    started = receptor.start(tmp_path, "ee-test", workers, env={"PATH": f"{runner}:{kubectl}:{os.environ['PATH']}"})
-    yield started
-    started.stop()
 
 
 def windows_settings(host_aliases: bool) -> str:
@@ -86,10 +66,10 @@ def windows_settings(host_aliases: bool) -> str:
     return text.replace("EXAMPLE.TEST", REALM).replace("example.test", DOMAIN)
 
 
-def verify_windows(project: Path, node, ad, *args: str, kubeconfig: Path | None = None):
+def verify_windows(project: Path, verify_node, ad, *args: str, kubeconfig: Path | None = None):
     report = project / "report.json"
     where = ["--kubeconfig", str(kubeconfig), "--namespace", NAMESPACE] if kubeconfig else []
-    result = ee_builder("verify", IMAGE, "--receptor-socket", str(node.socket), *where, "--report", str(report),
+    result = ee_builder("verify", IMAGE, "--receptor-socket", str(verify_node.socket), *where, "--report", str(report),
                         "--suite", "windows", "--windows-host", WINHOST, "--windows-user", ad.user,
                         "--windows-password-env", PASSWORD_ENV, "--windows-cert-validation", "ignore", *args,
                         cwd=project, env={PASSWORD_ENV: ad.password, "COLUMNS": "200"})
@@ -141,7 +121,7 @@ def job_pod(project: Path) -> dict:
     return awx_pod.job_pod(awx.pod_spec_override(loaded, IMAGE, krb5_conf), awx_pod.AwxJob(image=IMAGE))
 
 
-def test_windows_suite_in_a_pod_by_host_aliases(tmp_path, node, cluster, krb5_namespace, ad):
+def test_windows_suite_in_a_pod_by_host_aliases(tmp_path, verify_node, cluster, krb5_namespace, ad):
     """No DNS for the realm: the names come from the hostAliases in the container group's pod spec."""
     assert query(cluster.dns, WINHOST, "A")[0] == "NXDOMAIN"
     project = project_with(tmp_path / "p", windows_settings(host_aliases=True))
@@ -149,12 +129,12 @@ def test_windows_suite_in_a_pod_by_host_aliases(tmp_path, node, cluster, krb5_na
     assert spec["hostAliases"] == [{"ip": ADDRESS, "hostnames": [WINHOST, KDC_HOST]}]
     assert spec["volumes"][0]["configMap"]["name"] == awx.DEFAULT_CONFIGMAP
     start = len(ad.events())
-    result, report = verify_windows(project, node, ad, "--path", "container-group", kubeconfig=cluster.kubeconfig)
+    result, report = verify_windows(project, verify_node, ad, "--path", "container-group", kubeconfig=cluster.kubeconfig)
     assert_jobs_passed(result, report, "container-group")
     assert_kerberos_and_encrypted(ad.events()[start:], ad.user)
 
 
-def test_windows_suite_in_a_pod_by_cluster_dns(tmp_path, node, cluster, krb5_namespace, ad):
+def test_windows_suite_in_a_pod_by_cluster_dns(tmp_path, verify_node, cluster, krb5_namespace, ad):
     """The AD shop's layout: the realm's zone forwarded to the DC by the cluster DNS, no hostAliases."""
     project = project_with(tmp_path / "p", windows_settings(host_aliases=False))
     assert "hostAliases" not in job_pod(project)["spec"]
@@ -162,21 +142,21 @@ def test_windows_suite_in_a_pod_by_cluster_dns(tmp_path, node, cluster, krb5_nam
     try:
         assert query(cluster.dns, WINHOST, "A") == ("NOERROR", [("A", ADDRESS)])
         start = len(ad.events())
-        result, report = verify_windows(project, node, ad, "--path", "container-group", kubeconfig=cluster.kubeconfig)
+        result, report = verify_windows(project, verify_node, ad, "--path", "container-group", kubeconfig=cluster.kubeconfig)
     finally:
         cluster.drop_zone(DOMAIN)
     assert_jobs_passed(result, report, "container-group")
     assert_kerberos_and_encrypted(ad.events()[start:], ad.user)
 
 
-def test_windows_suite_on_an_execution_node(tmp_path, node, ad, in_podman):
+def test_windows_suite_on_an_execution_node(tmp_path, verify_node, ad, in_podman):
     """Podman on this host: krb5.conf through an isolation path (the image's baked one names another
     realm, so the jobs work only if the mount is read), the names through --add-host run options."""
     conf = tmp_path / "krb5.conf"
     conf.write_text(rendered(ad))
     project = project_with(tmp_path / "p", windows_settings(host_aliases=False))
     start = len(ad.events())
-    result, report = verify_windows(project, node, ad, "--path", "instance-group", *RUN_OPTIONS,
+    result, report = verify_windows(project, verify_node, ad, "--path", "instance-group", *RUN_OPTIONS,
                                     f"--run-option=--add-host={WINHOST}:{ADDRESS}",
                                     f"--run-option=--add-host={KDC_HOST}:{ADDRESS}",
                                     "--isolation-path", f"{conf}:/etc/krb5.conf:ro")

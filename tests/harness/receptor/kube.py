@@ -173,19 +173,8 @@ class KubeUnit(BaseUnit):
         if not self.namespace:
             self.update(FAILED, f"Error creating pod: pod namespace is empty for pod {self.pod_name}")
             return False
-        error = ""
-        for retries in range(RETRIES, 0, -1):
-            if self.canceled:
-                return False
-            got = self.kubectl("get", "pod", self.pod_name, "-n", self.namespace, "-o", "name")
-            if got.returncode == 0:
-                return True
-            error = api_error(got.stderr)
-            log("WARNING", f"Error getting pod {self.namespace}/{self.pod_name}. Will retry {retries} more times. "
-                           f"Retrying: {error}")
-            time.sleep(0.2)
-        self.update(FAILED, f"Error getting pod {self.namespace}/{self.pod_name}. Error: {error}")
-        return False
+        # receptor's resume path retries faster and words its warning differently.
+        return self._get_pod_with_retries(pause=0.2, warning="Retrying")
 
     # kubectl ----------------------------------------------------------------------------------
 
@@ -460,16 +449,19 @@ class KubeUnit(BaseUnit):
             return None if error == "EOF" else error
         return None
 
-    def _get_pod_with_retries(self) -> bool:
+    def _get_pod_with_retries(self, pause: float = 1, warning: str = "Error") -> bool:
+        """The pod, 5 tries ``pause`` apart; when it stays away, the unit fails ("Error getting pod")."""
         error = ""
         for retries in range(RETRIES, 0, -1):
+            if self.canceled:
+                return False
             got = self.kubectl("get", "pod", self.pod_name, "-n", self.namespace, "-o", "name")
             if got.returncode == 0:
                 return True
             error = api_error(got.stderr)
             log("WARNING", f"Error getting pod {self.namespace}/{self.pod_name}. Will retry {retries} more times. "
-                           f"Error: {error}")
-            time.sleep(1)
+                           f"{warning}: {error}")
+            time.sleep(pause)
         message = f"Error getting pod {self.namespace}/{self.pod_name}. Error: {error}"
         log("ERROR", message)
         self.update(FAILED, message)
