@@ -268,7 +268,8 @@ def test_the_control_key_signs_what_execution_nodes_verify(mesh):
     folder = mesh / "receptor-mesh"
     private_pem = (folder / "awx" / "work-private-key.pem").read_bytes()
     public_pem = (folder / "exec-1.example.com" / "work-public-key.pem").read_bytes()
-    assert private_pem.startswith(b"-----BEGIN RSA PRIVATE KEY-----\n")  # PKCS#1, as receptor reads it
+    # PKCS#1: the PEM label is "RSA PRIVATE KEY", which receptor's LoadPrivateKey reads.
+    assert private_pem.splitlines()[0].endswith(b" RSA PRIVATE KEY-----")
     assert public_pem.startswith(b"-----BEGIN PUBLIC KEY-----\n")        # PKIX
     private = serialization.load_pem_private_key(private_pem, None)
     public = serialization.load_pem_public_key(public_pem)
