@@ -76,6 +76,17 @@ def default_pod_spec(job: AwxJob) -> dict[str, Any]:
     }
 
 
+def isolation_path(entry: str) -> tuple[str, str, str | None]:
+    """An AWX_ISOLATION_SHOW_PATHS entry as AWX reads it: ``SRC:DEST:OPTION``, ``SRC:DEST`` or a
+    path mounted where it is (any other count of colons)."""
+    parts = entry.split(":")
+    if len(parts) == 3:
+        return parts[0], parts[1], parts[2]
+    if len(parts) == 2:
+        return parts[0], parts[1], None
+    return entry, entry, None
+
+
 def job_pod(override: dict[str, Any], job: AwxJob) -> dict[str, Any]:
     pod = deepmerge(default_pod_spec(job), override or {})
     worker = pod["spec"]["containers"][0]
@@ -88,13 +99,7 @@ def job_pod(override: dict[str, Any], job: AwxJob) -> dict[str, Any]:
     if job.mount_isolated_paths_on_k8s and job.isolation_show_paths:
         volumes, mounts = [], []
         for index, path in enumerate(job.isolation_show_paths):
-            parts = path.split(":")
-            if len(parts) == 3:
-                source, dest, option = parts
-            elif len(parts) == 2:
-                (source, dest), option = parts, None
-            else:
-                source, dest, option = path, path, None
+            source, dest, option = isolation_path(path)
             volumes.append({"name": f"volume-{index}", "hostPath": {"path": source}})
             mounts.append({"name": f"volume-{index}", "mountPath": dest, "readOnly": option == "ro"})
         pod["spec"]["volumes"] = (pod["spec"].get("volumes") or []) + volumes

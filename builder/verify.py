@@ -182,11 +182,9 @@ def runner_kwargs(target: Target, path: str) -> dict[str, Any]:
     """ansible-runner's kwargs AWX transmits: for execution nodes, Podman with the image (pure)."""
     if path == CONTAINER_GROUP:
         return {}
-    mounts = []
-    for entry in target.isolation_paths:
-        parts = entry.split(":")
-        mounts.append(entry if len(parts) == 3 else f"{parts[0]}:{parts[-1]}:z" if len(parts) == 2
-                      else f"{entry}:{entry}:z")
+    # Podman's options; AWX adds :z (shared SELinux label) where the entry names none.
+    mounts = [f"{source}:{dest}:{option or 'z'}"
+              for source, dest, option in map(awx_pod.isolation_path, target.isolation_paths)]
     return {"process_isolation": True, "process_isolation_executable": "podman",
             "container_image": target.image,
             "container_options": ["--user=root", *target.run_options, f"--pull={target.pull}"],
