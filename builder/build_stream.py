@@ -34,6 +34,8 @@ class BuildEvent:
 class BuildResult:
     image_id: str
     stages: dict[str, str]  # stage name -> the image its last step produced
+    steps: int = 0          # steps that can come from the cache (all but FROM and the ARGs before it)
+    cached: int = 0         # steps that did
 
 
 class BuildStream:
@@ -48,6 +50,8 @@ class BuildStream:
         self.image_id: str | None = None
         self._stage: str | None = None
         self.stages: dict[str, str] = {}
+        self.steps = self.cached = 0
+        self._in_stage = False
 
     def feed(self, chunk: dict) -> None:
         if "error" in chunk:
@@ -68,7 +72,13 @@ class BuildStream:
             self.tail.clear()
             if found := _FROM.match(event.text):
                 self._stage = found.group(1)
-        elif event.kind in ("layer", "cached") and event.text and self._stage:
+            if event.text.startswith("FROM "):
+                self._in_stage = True
+            elif self._in_stage:  # ARGs before the first FROM are never cached
+                self.steps += 1
+        elif event.kind == "cached":
+            self.cached += 1
+        if event.kind in ("layer", "cached") and event.text and self._stage:
             self.stages[self._stage] = event.text
         elif event.kind == "output":
             self.tail.append(event.text)
@@ -81,7 +91,7 @@ class BuildStream:
     def result(self) -> BuildResult:
         if self.image_id is None:
             raise self.failed(f"the engine ended the build without an image (last step: {self.step})")
-        return BuildResult(self.image_id, self.stages)
+        return BuildResult(self.image_id, self.stages, self.steps, self.cached)
 
 
 def parse(line: str) -> BuildEvent | None:

@@ -73,12 +73,18 @@ def cli() -> None:
 @settings_option
 @engine_option
 @click.option("--no-cache", is_flag=True, help="Ignore the engine's layer cache.")
+@click.option("--cache-from-registry", is_flag=True,
+              help="Before building, pull the build cache (compiled wheels; Docker: stage layers) from build.cache.")
+@click.option("--cache-to-registry", is_flag=True,
+              help="After a build the gate passes, push the build cache to build.cache.")
 @click.option("--verbose", "-v", is_flag=True, help="Show the output of every build step.")
-def build_command(settings_path: str, engine: str | None, no_cache: bool, verbose: bool) -> None:
+def build_command(settings_path: str, engine: str | None, no_cache: bool, cache_from_registry: bool,
+                  cache_to_registry: bool, verbose: bool) -> None:
     """Compose the definition, build the image and print its summary."""
     reporter = Reporter(verbose=verbose)
     loaded = _settings(settings_path, engine)
-    built = build.build(loaded, Engine(loaded.engine), reporter, nocache=no_cache)
+    built = build.build(loaded, Engine(loaded.engine), reporter, nocache=no_cache,
+                        cache_from_registry=cache_from_registry, cache_to_registry=cache_to_registry)
     reporter.summary(built, title=f"built {built.image} in {reporter.elapsed():.0f}s")
 
 

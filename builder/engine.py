@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import resource
 import shutil
 import tarfile
@@ -25,6 +26,7 @@ from .settings import EngineSettings
 # How long a build step may print nothing before we give up on the engine: compiling a large C
 # extension or a user's silent step can take many minutes.
 SILENT_STEP_LIMIT = 3600
+_PUSHED_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 PODMAN_SOCKETS = ("unix:///run/podman/podman.sock",
                   f"unix:///run/user/{os.getuid()}/podman/podman.sock")
 
@@ -41,6 +43,8 @@ class Image:
     cmd: tuple[str, ...]
     labels: dict[str, str]
     env: tuple[str, ...]
+    layers: tuple[str, ...] = ()   # the diff IDs of its layers: what it holds, whatever its config
+    platform: str = ""
 
     @classmethod
     def from_inspect(cls, attrs: dict) -> Image:
@@ -48,7 +52,9 @@ class Image:
         return cls(id=attrs["Id"], tags=tuple(attrs.get("RepoTags") or ()), size=attrs.get("Size", 0),
                    created=attrs.get("Created", ""), user=config.get("User") or "",
                    entrypoint=tuple(config.get("Entrypoint") or ()), cmd=tuple(config.get("Cmd") or ()),
-                   labels=dict(config.get("Labels") or {}), env=tuple(config.get("Env") or ()))
+                   labels=dict(config.get("Labels") or {}), env=tuple(config.get("Env") or ()),
+                   layers=tuple((attrs.get("RootFS") or {}).get("Layers") or ()),
+                   platform=f"{attrs.get('Os', '')}/{attrs.get('Architecture', '')}")
 
 
 def _url(settings: EngineSettings) -> str | None:
@@ -129,13 +135,17 @@ class Engine:
             pass
 
     def build(self, context: Path, dockerfile: str, buildargs: dict[str, str], labels: dict[str, str],
-              nocache: bool, on_event: Callable[[BuildEvent], None]) -> BuildResult:
+              nocache: bool, on_event: Callable[[BuildEvent], None],
+              cache_from: list[str] | None = None, target: str | None = None) -> BuildResult:
         """Build without tagging; tags are added by the caller on success only, so a failed build
-        leaves every existing tag where it was."""
+        leaves every existing tag where it was. ``cache_from``: local images (pulled from a
+        registry) whose layers Docker's classic builder may reuse, as well as its own. ``target``:
+        build up to this stage only."""
         stream = BuildStream(on_event)
         chunks = self.client.api.build(path=str(context), dockerfile=dockerfile, buildargs=buildargs,
                                        labels=labels or None, nocache=nocache, rm=True, forcerm=True,
-                                       pull=False, decode=True, timeout=SILENT_STEP_LIMIT)
+                                       pull=False, decode=True, timeout=SILENT_STEP_LIMIT,
+                                       cache_from=cache_from or None, target=target)
         try:
             for chunk in chunks:
                 stream.feed(chunk)
@@ -169,7 +179,9 @@ class Engine:
             for event in self.client.api.push(repository, tag=tag, stream=True, decode=True, auth_config=auth):
                 if "error" in event:
                     raise UserError((event.get("errorDetail") or {}).get("message") or event["error"])
-                digest = (event.get("aux") or {}).get("Digest", digest)
+                # Docker names the digest in "aux"; Podman only in its last status line.
+                found = _PUSHED_DIGEST.search(event.get("status", ""))
+                digest = (event.get("aux") or {}).get("Digest") or (found.group(1) if found else digest)
                 progress(event)
         except (docker.errors.APIError, requests.exceptions.RequestException) as err:
             raise UserError(_reason(err)) from None

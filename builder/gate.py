@@ -295,11 +295,17 @@ def judge(engine: Engine, image: str, secrets: list[Secret] | None = None) -> Ve
         verdict.checks.append(("probe", False, summary.probe_error))
     for feature in FEATURES:  # what each feature needs the image to show (Kerberos: kinit, encryption, krb5.conf)
         verdict.checks.extend(feature.image_checks(summary))
-    known = known_secrets() if secrets is None else secrets
-    verdict.leaks = scan_archive(engine.save(image), _distinct(known + image_secrets(_config(engine, image))))
+    verdict.leaks = scan(engine, image, secrets)
     verdict.checks.append(("no secret material in layers or history", not verdict.leaks,
                            f"{len(verdict.leaks)} finding(s)" if verdict.leaks else "none found"))
     return verdict
+
+
+def scan(engine: Engine, image: str, secrets: list[Secret] | None = None) -> list[Leak]:
+    """The secret scan of ``judge`` alone (layers, history, config): for images that do not run,
+    such as the wheel image of the build cache. ``secrets``: default, the ones this machine knows."""
+    known = known_secrets() if secrets is None else secrets
+    return scan_archive(engine.save(image), _distinct(known + image_secrets(_config(engine, image))))
 
 
 def _config(engine: Engine, image: str) -> dict:

@@ -106,7 +106,7 @@ def publish(settings: Settings, engine: Engine, reporter: Reporter, dry_run: boo
     if dry_run:
         reporter.say(f"dry run: would push {len(target.tags)} tag(s): {', '.join(target.refs)}")
         return None
-    auth = _auth()
+    auth = registry_auth()
     digest = None
     pushed: list[str] = []
     for tag in target.tags:
@@ -181,7 +181,7 @@ def image_for_awx(settings: Settings, given: str | None, engine: Engine | None) 
                    f"AWX cannot pull from a registry. Run `ee-builder publish`, then `ee-builder awx objects` again.")
 
 
-def _auth() -> dict[str, str] | None:
+def registry_auth() -> dict[str, str] | None:
     """Credentials from the environment; without them the engine's own login (docker config) applies."""
     user, password = os.environ.get(USERNAME_ENV), os.environ.get(PASSWORD_ENV)
     if user and password:

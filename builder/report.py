@@ -9,7 +9,7 @@ from rich.table import Table
 
 from .doctor import Diagnosis
 from .gate import Verdict
-from .engine import BuildEvent
+from .engine import BuildEvent, BuildResult
 from .summary import Summary
 from .verify import Outcome
 from .secrets import mask
@@ -30,11 +30,8 @@ class Reporter:
         self._step_started = self.started
         self._last_print = self.started
         self._step: BuildEvent | None = None
-        self.steps = 0
-        self.cached = 0
 
     def start_build(self) -> None:
-        self.steps = self.cached = 0
         self._step = None
 
     def say(self, message: str) -> None:
@@ -48,12 +45,11 @@ class Reporter:
             self._finish_step()
             self._step, self._step_started = event, time.monotonic()
             self._last_print = self._step_started
-            self.steps += 1
             text = event.text if len(event.text) <= 110 else event.text[:107] + "..."
             self.console.print(f"[dim]{self.elapsed():>6.1f}s[/] [bold]step {event.number:>2}/{event.total}[/] "
                                f"{escape(text)}", markup=True)
         elif event.kind == "cached":
-            self.cached += 1
+            pass
         elif self.verbose:
             self.console.print(f"         {event.text}", markup=False)
         elif time.monotonic() - self._last_print >= HEARTBEAT and self._step is not None:
@@ -67,9 +63,9 @@ class Reporter:
         if self._step is not None and took >= 5:
             self.console.print(f"[dim]{self.elapsed():>6.1f}s[/]            [dim](step took {took:.0f}s)[/]")
 
-    def build_done(self) -> None:
+    def build_done(self, result: BuildResult, what: str = "build") -> None:
         self._finish_step()
-        self.say(f"build finished: {self.steps} steps, {self.cached} from cache")
+        self.say(f"{what} finished: {result.cached} of {result.steps} steps from the layer cache")
 
     def failure(self, step: str | None, tail: list[str]) -> None:
         if tail:
@@ -142,6 +138,8 @@ def summary_rows(s: Summary) -> list[tuple[str, str]]:
         ("size", f"{s.size_mb} MB"), ("created", s.created),
         ("user", s.user), ("entrypoint", " ".join(s.entrypoint) or "(none)"),
     ]
+    if s.from_cache:
+        rows.append(("from cache", s.from_cache))
     if s.probe_error:
         rows.append(("probe", s.probe_error))
     else:

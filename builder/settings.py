@@ -63,7 +63,11 @@ SCHEMA: dict[str, Any] = {
         },
         "build": {
             "type": "object", "additionalProperties": False,
-            "properties": {"parallel_compile": {"type": "boolean"}},
+            "properties": {
+                "parallel_compile": {"type": "boolean"},
+                "cache": _grammar(r"[a-z0-9.-]+(?::[0-9]+)?(?:/[a-z0-9._-]+)+",
+                                  "registry/path of the build cache, e.g. registry.example.com/team/awx-ee-cache"),
+            },
         },
         "engine": {
             "type": "object", "additionalProperties": False,
@@ -318,6 +322,7 @@ class Image:
 @dataclass(frozen=True)
 class Build:
     parallel_compile: bool = True
+    cache: str | None = None    # the registry repository of the build cache; default <publish.repository>-cache
 
 
 @dataclass(frozen=True)
@@ -369,6 +374,13 @@ class Settings:
     @property
     def root(self) -> Path:
         return self.path.parent
+
+    @property
+    def cache_repository(self) -> str | None:
+        """Where ``--cache-from-registry``/``--cache-to-registry`` pull and push the build cache."""
+        if self.build.cache:
+            return self.build.cache
+        return f"{self.publish.repository}-cache" if self.publish else None
 
 
 _FAMILY_HINTS = {"dpkg": ("debian", "ubuntu"), "rpm": ("centos", "ubi", "rhel", "fedora", "awx-ee",

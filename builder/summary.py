@@ -40,6 +40,18 @@ class Summary:
     collections: dict[str, str] = field(default_factory=dict)
     manifest: dict | None = None    # the content manifest the build stored in the image
     probe_error: str | None = None
+    build_cache: dict | None = None  # set by a build: steps and wheels that came from a cache
+
+    @property
+    def from_cache(self) -> str | None:
+        """What a build took from caches, in words."""
+        c = self.build_cache
+        if c is None:
+            return None
+        wheels = f"{c['wheels_seeded']} wheel(s) reused"
+        if c["wheels_from_registry"]:
+            wheels += f" ({c['wheels_from_registry']} from the registry)"
+        return f"{c['steps_cached']} of {c['steps']} steps from the layer cache; {wheels}"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

@@ -57,3 +57,13 @@ def test_failure_names_step_and_keeps_its_output():
     assert err.value.step == "[4/5] RUN /output/scripts/assemble"
     assert err.value.tail == ["Building wheel for pykerberos"]
     assert "build step failed: [4/5] RUN /output/scripts/assemble" in str(err.value)
+
+
+def test_steps_and_hits_are_counted_as_the_cache_sees_them():
+    global_args = [{"stream": "Step 1/7 : ARG PYCMD=/usr/bin/python3\n"}]
+    chunks = global_args + [{"stream": c["stream"].replace("/5", "/7")} if "stream" in c else c for c in DOCKER]
+    result, _ = run(chunks)
+    # ARGs before the first FROM and the FROMs themselves never come from a cache.
+    assert (result.steps, result.cached) == (2, 1)
+    result, _ = run(PODMAN)
+    assert (result.steps, result.cached) == (1, 1)  # the final stage's commit, cached

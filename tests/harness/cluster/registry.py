@@ -24,6 +24,7 @@ ADDRESS = "10.254.254.1"
 PORT = 5443
 REGISTRY = f"{ADDRESS}:{PORT}"
 DOCKER_CERTS = Path("/etc/docker/certs.d") / REGISTRY
+PODMAN_CERTS = Path("/etc/containers/certs.d") / REGISTRY
 
 
 def credentials(state: Path) -> dict[str, str]:
@@ -63,9 +64,10 @@ def start(cluster: Cluster) -> None:
         subprocess.run(["ip", "link", "add", INTERFACE, "type", "bridge"], check=True)
         subprocess.run(["ip", "addr", "add", f"{ADDRESS}/32", "dev", INTERFACE], check=True)
         subprocess.run(["ip", "link", "set", INTERFACE, "up"], check=True)
-    # Docker (publishing) trusts the cluster CA for this registry only.
-    DOCKER_CERTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(cluster.pki / "ca.crt", DOCKER_CERTS / "ca.crt")
+    # Docker and Podman (publishing, the build cache) trust the cluster CA for this registry only.
+    for certs in (DOCKER_CERTS, PODMAN_CERTS):
+        certs.mkdir(parents=True, exist_ok=True)
+        shutil.copy(cluster.pki / "ca.crt", certs / "ca.crt")
     cluster.daemons.start("registry", ["docker-registry", "serve", str(config)], ready=lambda: listening(ADDRESS, PORT))
 
 

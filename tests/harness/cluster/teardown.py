@@ -36,7 +36,8 @@ def down(cluster: Cluster) -> None:
     subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
     subprocess.run(["ip", "link", "del", registry.INTERFACE], capture_output=True)
     subprocess.run(["ip", "link", "del", coredns.INTERFACE], capture_output=True)
-    shutil.rmtree(registry.DOCKER_CERTS, ignore_errors=True)
+    for certs in (registry.DOCKER_CERTS, registry.PODMAN_CERTS):
+        shutil.rmtree(certs, ignore_errors=True)
     _remove_netns()
     _remove_kubelet_iptables()
     _remove_cgroups()
