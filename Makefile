@@ -11,8 +11,10 @@ PYTEST_ARGS ?=
 .PHONY: build context publish verify verify-soak ci test test-host test-settings unit bench bench-jobs inspect host engine venv venv-test venv-receptorctl clean \
 	cluster-up cluster-down cluster-status
 
+# BUILD_ARGS: more `ee-builder build` options, e.g. --cache-from-registry --cache-to-registry.
+BUILD_ARGS ?=
 build: host venv
-	$(BIN)/ee-builder build --settings $(SETTINGS)
+	$(BIN)/ee-builder build --settings $(SETTINGS) $(BUILD_ARGS)
 
 context: venv
 	$(BIN)/ee-builder context --settings $(SETTINGS)
@@ -32,12 +34,12 @@ test-settings: host venv-test
 # What the CI templates (ci-templates/) run, on this machine, publishing with the test settings
 # to the local TLS registry of tests/harness/cluster/ with its generated credentials.
 ci: SETTINGS = $(TEST_SETTINGS)
-ci: test-settings build test
-	$(BIN)/ee-builder check --settings $(SETTINGS)
-	$(BIN)/python -m tests.harness.cluster up
-	EE_REGISTRY_USERNAME=$$($(BIN)/python -m tests.harness.cluster credential username) \
-	EE_REGISTRY_PASSWORD=$$($(BIN)/python -m tests.harness.cluster credential password) \
-	  $(BIN)/ee-builder publish --settings $(SETTINGS)
+ci: test-settings cluster-up
+	export EE_REGISTRY_USERNAME=$$($(BIN)/python -m tests.harness.cluster credential username) \
+	       EE_REGISTRY_PASSWORD=$$($(BIN)/python -m tests.harness.cluster credential password); \
+	$(MAKE) build test SETTINGS=$(SETTINGS) BUILD_ARGS="--cache-from-registry --cache-to-registry" && \
+	$(BIN)/ee-builder check --settings $(SETTINGS) && \
+	$(BIN)/ee-builder publish --settings $(SETTINGS) && \
 	$(BIN)/ee-builder awx objects --settings $(SETTINGS) -o awx
 
 inspect: venv
@@ -60,7 +62,8 @@ verify-soak: test-host venv-test
 unit: venv-test
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-bench: host venv
+# BENCH_PARTS=local or fresh runs one half (bench/build_bench.py); fresh needs `make cluster-up`'s registry.
+bench: test-host venv-test
 	$(BIN)/python -m bench.build_bench
 
 # Jobs through receptor and the pod against `docker run` of the same image: per-job time, event

@@ -10,6 +10,16 @@ Measured in one run, on this machine's engine (classic builder for both):
   package rebuild   one Python package added     vs  ee-builder cold                    (goal <= 0.5x)
   image size        the cold image               vs  300 MB                             (goal <= 1.0x)
 The base image is prepared first and not timed: both sides need it.
+
+Fresh CI runners (BENCH_PARTS=fresh for these alone): a second Docker daemon with an empty data
+root and an empty ee-builder cache (no images, no kept wheels, no pip cache; the collections the
+runner would download are copied in, for both sides), with the base loaded as a runner pulls it.
+The build cache goes to a new repository of the local TLS registry (`make cluster-up`), pushed by
+a build on the main engine with --cache-to-registry:
+  fresh, cached     unchanged definition, --cache-from-registry   vs  fresh cold       (goal <= 0.15x)
+  fresh, +1 package one Python package added, --cache-from-registry vs fresh cold      (goal <= 0.35x)
+  fresh, new base   the base with one more layer (a new digest): wheels are not reused; time reported
+  fresh cold        ee-builder on a fresh runner  vs  plain ansible-builder build there (goal <= 1.0x)
 """
 from __future__ import annotations
 
@@ -43,22 +53,26 @@ def timed(label: str, reporter: Reporter, action) -> tuple[float, object]:
     return took, result
 
 
-def main() -> int:
-    reporter = Reporter()
-    settings = settings_file.load(ROOT / "ee-builder.yml")
-    settings = replace(settings, image=replace(settings.image, name=IMAGE, tags=("latest",)))
-    engine = Engine(settings.engine)
-    base_image.ensure(engine, settings.base, reporter)
-    def plain_build(prepared: build_job.Prepared):
-        with tempfile.TemporaryDirectory(prefix="ee-bench-plain-") as context:
-            cmd = [sys.executable, "-m", "ansible_builder", "build", "-f", str(prepared.composed.path),
-                   "-c", context, "--container-runtime", "docker", "--no-cache", "-t", PLAIN]
-            for key, value in prepared.composed.build_args.items():
-                cmd += ["--build-arg", f"{key}={value}"]
-            result = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})
-            if result.returncode != 0:
-                raise SystemExit(f"plain ansible-builder build failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+def plain_build(prepared: build_job.Prepared, docker_host: str | None = None) -> None:
+    """Plain `ansible-builder build --no-cache` of the composed definition (classic builder)."""
+    env = {**os.environ, "DOCKER_BUILDKIT": "0", **({"DOCKER_HOST": docker_host} if docker_host else {})}
+    with tempfile.TemporaryDirectory(prefix="ee-bench-plain-") as context:
+        cmd = [sys.executable, "-m", "ansible_builder", "build", "-f", str(prepared.composed.path),
+               "-c", context, "--container-runtime", "docker", "--no-cache", "-t", PLAIN]
+        for key, value in prepared.composed.build_args.items():
+            cmd += ["--build-arg", f"{key}={value}"]
+        result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if result.returncode != 0:
+            raise SystemExit(f"plain ansible-builder build failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
 
+
+def with_package(settings, package: str):
+    data = copy.deepcopy(settings.definition.data)
+    data["dependencies"]["python"] = list(data["dependencies"]["python"]) + [package]
+    return replace(settings, definition=Definition(settings.definition.path, data))
+
+
+def local_rows(settings, engine: Engine, reporter: Reporter) -> list[tuple]:
     # The cold composition (no kept wheels) is what ansible-builder gets; composing is not timed.
     unaided = replace(settings, build=replace(settings.build, parallel_compile=False))
     prepared = build_job.prepare(unaided, reporter, cold=True)
@@ -77,9 +91,7 @@ def main() -> int:
     settings_rebuild, _ = timed("ee-builder build after a label change", reporter,
                                 lambda: build_job.build(relabelled, engine, reporter))
 
-    data = copy.deepcopy(settings.definition.data)
-    data["dependencies"]["python"] = list(data["dependencies"]["python"]) + [ADDED_PACKAGE]
-    added = replace(settings, definition=Definition(settings.definition.path, data))
+    added = with_package(settings, ADDED_PACKAGE)
     package_rebuild, _ = timed(f"ee-builder build after adding {ADDED_PACKAGE}", reporter,
                                lambda: build_job.build(added, engine, reporter))
 
@@ -91,20 +103,36 @@ def main() -> int:
         ("rebuild, +1 Python package (s)", package_rebuild, ours_cold, "ee-builder cold", 0.5),
         ("image size (MB)", summary.size_mb, 300.0, "300 MB goal", 1.0),
     ]
+    engine.remove(PLAIN)
+    return rows
+
+
+def main() -> int:
+    reporter = Reporter()
+    settings = settings_file.load(ROOT / "ee-builder.yml")
+    settings = replace(settings, image=replace(settings.image, name=IMAGE, tags=("latest",)))
+    engine = Engine(settings.engine)
+    base_image.ensure(engine, settings.base, reporter)
+    parts = os.environ.get("BENCH_PARTS", "local,fresh").split(",")
+    rows = []
+    if "local" in parts:
+        rows += local_rows(settings, engine, reporter)
+    if "fresh" in parts:
+        from bench.fresh_runner_bench import fresh_rows  # needs the test harness (`make venv-test`)
+        rows += fresh_rows(settings, engine, reporter)
     print()
     print(f"{'metric':32} {'value':>9} {'baseline':>9} {'ratio':>7} {'goal':>6}  baseline is")
     for metric, value, baseline, what, goal in rows:
         ratio = value / baseline
         verdict = "no goal" if goal is None else "met" if ratio <= goal else "MISSED"
-        goal_text = "-" if goal is None else f"{goal:.1f}x"
+        goal_text = "-" if goal is None else f"{goal:g}x"
         print(f"{metric:32} {value:9.1f} {baseline:9.1f} {ratio:6.2f}x {goal_text:>6}  {what} ({verdict})")
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     (results / "latest.json").write_text(json.dumps(
         [{"metric": m, "value": v, "baseline": b, "ratio": v / b, "goal": g, "baseline_is": w}
          for m, v, b, w, g in rows], indent=2))
-    for ref in (PLAIN, f"{IMAGE}:latest"):
-        engine.remove(ref)
+    engine.remove(f"{IMAGE}:latest")
     return 0
 
 

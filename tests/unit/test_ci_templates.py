@@ -42,5 +42,17 @@ def test_templates_run_what_make_ci_runs():
         for step in ("make build", "make test", "ee-builder check", "make publish", "ee-builder awx objects"):
             assert step in text, f"{name} lacks {step}"
     ci = makefile[makefile.index("\nci:"):].split("\n\n")[0]
-    for step in ("build test", "ee-builder check", "ee-builder publish", "ee-builder awx objects"):
+    for step in ("build test", "--cache-from-registry --cache-to-registry", "ee-builder check",
+                 "ee-builder publish", "ee-builder awx objects"):
         assert step in ci
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_templates_build_with_the_registry_cache_and_its_credentials(name):
+    template = yaml.safe_load((ROOT / "ci-templates" / name).read_text())
+    steps = ([step.get("run", "") for step in template["jobs"]["ee"]["steps"]] if name == "github-actions.yml"
+             else template["build"]["script"])
+    [build] = [step for step in steps if "make build" in step]
+    assert 'BUILD_ARGS="--cache-from-registry --cache-to-registry"' in build
+    if name == "github-actions.yml":  # sudo drops the environment the credentials are in
+        assert "EE_REGISTRY_USERNAME,EE_REGISTRY_PASSWORD" in build

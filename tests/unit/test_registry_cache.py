@@ -124,3 +124,11 @@ def test_a_cache_with_a_tag_is_refused(project):
     with pytest.raises(UserError) as err:
         settings.load(project("ee-builder.yml", "build:\n  cache: registry.example.com/ci/cache:latest\n"))
     assert "build.cache" in str(err.value) and "registry/path of the build cache" in str(err.value)
+
+
+def test_a_stage_taken_from_an_image_keeps_the_others_whole():
+    rewritten = registry_cache.stage_from(CONTAINERFILE, "builder", "sha256:0123")
+    assert "FROM sha256:0123 AS builder\n" in rewritten
+    assert "RUN /output/scripts/assemble" not in rewritten and "COPY _build/requirements.txt" not in rewritten
+    assert rewritten.split("FROM sha256:0123")[0] == CONTAINERFILE.split("FROM base AS builder")[0]
+    assert registry_cache.stage_from(CONTAINERFILE, "galaxy", "x") == CONTAINERFILE  # no such stage
