@@ -19,7 +19,8 @@ a build on the main engine with --cache-to-registry:
   fresh, cached     unchanged definition, --cache-from-registry   vs  fresh cold       (goal <= 0.15x)
   fresh, +1 package one Python package added, --cache-from-registry vs fresh cold      (goal <= 0.35x)
   fresh, new base   the base with one more layer (a new digest): wheels are not reused; time reported
-  fresh cold        ee-builder on a fresh runner  vs  plain ansible-builder build there (goal <= 1.0x)
+  fresh cold        ee-builder on a fresh runner  vs  plain ansible-builder build there (goal <= 1.0x),
+                    two of each in the order A B B A, means compared
 """
 from __future__ import annotations
 

@@ -62,11 +62,11 @@ def build(settings: Settings, engine: Engine, reporter: Reporter, nocache: bool 
     prepared = prepare(settings, reporter, cold=nocache)
     key = restored = None
     if repository:
+        base = engine.require(settings.base.image)
         key = registry_cache.wheel_key(prepared.containerfile.read_text(),
-                                       (prepared.context / "_build" / "requirements.txt").read_text(),
-                                       engine.require(settings.base.image))
+                                       (prepared.context / "_build" / "requirements.txt").read_text(), base)
     if repository and cache_from_registry and not nocache:
-        restored = registry_cache.restore(engine, repository, key, wheel_cache(settings), reporter)
+        restored = registry_cache.restore(engine, repository, key, base, wheel_cache(settings), reporter)
         if restored.wheels:
             prepared = prepare(settings, reporter)  # now seeding them
     seeded = sum(1 for _ in wheel_cache(settings).rglob("*.whl")) if not nocache and wheel_cache(settings).is_dir() else 0

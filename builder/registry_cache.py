@@ -25,6 +25,7 @@ import json
 import re
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,34 +116,49 @@ class Restored:
     warnings: list[str] = field(default_factory=list)
 
 
-def restore(engine: Engine, repository: str, key: WheelKey, kept: Path, progress: Progress) -> Restored:
+def restore(engine: Engine, repository: str, key: WheelKey, base: Image, kept: Path,
+            progress: Progress) -> Restored:
     """Pull the cache of ``repository`` for ``key``: its wheels into ``kept`` (pip's wheel cache
-    layout, merged with what is kept there), and for Docker its stage images for cache_from."""
+    layout, merged with what is kept there), and for Docker the stage images built on ``base``,
+    for cache_from. The wheel pull comes first: when it cannot reach the registry, nothing more
+    is tried (one warning); the stage images are pulled side by side (their layers decompress on
+    every core)."""
     restored = Restored()
     auth = registry_auth()
-    refs = [f"{repository}:{key.tag(exact)}" for exact in (True, False)]
-    if engine.kind == "docker":
-        refs += [f"{repository}:stage-{stage}" for stage in (*STAGES, "final")]
-    for ref in refs:
-        if restored.wheels and ref.endswith("-any"):
-            continue
+
+    def pull(ref: str) -> str | None:
+        """None when pulled or absent; else the warning."""
         progress.say(f"build cache: pulling {ref}")
         reason = engine.pull(ref, auth)
-        if reason is not None:
-            if _MISSING.search(reason):
-                continue
-            cause, advice = classify(reason)
-            restored.warnings.append(f"cannot pull {ref} ({cause}: {reason}); {advice}")
-            break  # one warning: the next pulls would fail the same way
-        if ":wheels-" in ref:
-            why = _take_wheels(engine, ref, key, not ref.endswith("-any"), kept, restored)
-            if why:
+        if reason is None or _MISSING.search(reason):
+            return None
+        cause, advice = classify(reason)
+        return f"cannot pull {ref} ({cause}: {reason}); {advice}"
+
+    for exact in (True, False):
+        ref = f"{repository}:{key.tag(exact)}"
+        if (unreachable := pull(ref)) is not None:
+            restored.warnings.append(unreachable)
+            break
+        if engine.image(ref) is not None:
+            if why := _take_wheels(engine, ref, key, exact, kept, restored):
                 restored.warnings.append(f"{ref} not used: {why}")
-        else:
-            restored.images.append(ref)
-    if not restored.warnings and not restored.wheels:
-        restored.warnings.append(f"no wheels for this base, Python and requirements in {repository} yet "
-                                 f"(they are pushed by a build with --cache-to-registry)")
+            else:
+                break
+    else:
+        if not restored.warnings:
+            restored.warnings.append(f"no wheels for this base, Python and requirements in {repository} yet "
+                                     f"(they are pushed by a build with --cache-to-registry)")
+    if engine.kind == "docker" and not any(w.startswith("cannot pull") for w in restored.warnings):
+        refs = [f"{repository}:stage-{stage}" for stage in (*STAGES, "final")]
+        with ThreadPoolExecutor(len(refs)) as pool:
+            failures = [w for w in pool.map(pull, refs) if w is not None]
+        restored.warnings += failures[:1]
+        pulled = [ref for ref in refs if engine.image(ref) is not None]
+        # An image built on another base (an upgraded one) has no layer for this build to reuse.
+        restored.images = [ref for ref in pulled if engine.image(ref).layers[:len(base.layers)] == base.layers]
+        if pulled and not restored.images:
+            progress.say("build cache: the stage images were built on another base; not used")
     for warning in restored.warnings:
         progress.say(f"warning: build cache: {warning}; going on without it")
     parts = ([f"{restored.wheels} wheel(s) from {restored.wheels_tag}"] if restored.wheels else []) + \

@@ -65,6 +65,19 @@ def emulated(windows) -> Target:
     return windows
 
 
+def pytest_collection_finish(session):
+    """On a new machine the cluster's Go binaries take minutes to compile: start that when the
+    session starts, beside the image build the first tests wait for (downloads overlap compiles),
+    rather than when the first cluster test needs them. build-kube and build-coredns take a lock,
+    so the cluster fixture's own call waits for these."""
+    if any("cluster" in getattr(item, "fixturenames", ()) for item in session.items):
+        (ROOT / ".pytest_cache").mkdir(exist_ok=True)
+        log = open(ROOT / ".pytest_cache" / "cluster-binaries.log", "w")  # a failure shows again in the fixture
+        for script in ("build-kube", "build-coredns"):
+            subprocess.Popen([str(ROOT / "tests" / "harness" / "cluster" / script)], stdout=subprocess.DEVNULL,
+                             stderr=log, start_new_session=True)
+
+
 @pytest.fixture(scope="session")
 def cluster():
     """The local single-node Kubernetes (tests/harness/cluster/): brought up if it is not, taken

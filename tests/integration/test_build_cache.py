@@ -135,16 +135,18 @@ def test_wheels_go_through_the_registry_and_a_new_requirement_falls_back(any_eng
     assert registry_cache.save(any_engine, repository, KEY, kept, {}, None, "3.11.2", Quiet()) == []
 
     restored_into = tmp_path / "runner" / "wheels"
-    restored = registry_cache.restore(any_engine, repository, KEY, restored_into, Quiet())
+    restored = registry_cache.restore(any_engine, repository, KEY, any_engine.require(BASE), restored_into, Quiet())
     assert restored.wheels == 1 and restored.wheels_tag.endswith(KEY.tag()) and not restored.warnings
     assert registry_cache.file_hashes(restored_into) == registry_cache.file_hashes(kept)
 
     other_requirements = registry_cache.WheelKey(KEY.python, KEY.base, "s" * 64)
-    fallback = registry_cache.restore(any_engine, repository, other_requirements, tmp_path / "other", Quiet())
+    fallback = registry_cache.restore(any_engine, repository, other_requirements, any_engine.require(BASE),
+                                      tmp_path / "other", Quiet())
     assert fallback.wheels == 1 and fallback.wheels_tag.endswith(KEY.tag(exact=False))
 
     other_base = registry_cache.WheelKey(KEY.python, "c" * 64, KEY.requirements)
-    missed = registry_cache.restore(any_engine, repository, other_base, tmp_path / "base2", Quiet())
+    missed = registry_cache.restore(any_engine, repository, other_base, any_engine.require(BASE), tmp_path / "base2",
+                                    Quiet())
     assert missed.wheels == 0 and not (tmp_path / "base2").exists()
     assert [w for w in missed.warnings if "no wheels for this base, Python and requirements" in w]
 
@@ -167,7 +169,7 @@ def test_wheels_that_do_not_match_are_never_used(engine, cluster, registry_env, 
     push_forged(engine, tmp_path / "artifact", repository, KEY.tag(), record, registry_env)
 
     kept = tmp_path / "kept"
-    restored = registry_cache.restore(engine, repository, KEY, kept, Quiet())
+    restored = registry_cache.restore(engine, repository, KEY, engine.require(BASE), kept, Quiet())
     assert restored.wheels == 0
     assert [w for w in restored.warnings if reason in w], restored.warnings
     assert not list(kept.rglob("*.whl"))
@@ -177,7 +179,8 @@ def test_a_wrong_password_is_one_warning(engine, cluster, registry_env, tmp_path
     monkeypatch.setenv("EE_REGISTRY_USERNAME", registry_env["EE_REGISTRY_USERNAME"])
     monkeypatch.setenv("EE_REGISTRY_PASSWORD", "not-the-password")
     progress = Quiet()
-    restored = registry_cache.restore(engine, unique_cache("auth"), KEY, tmp_path / "kept", progress)
+    restored = registry_cache.restore(engine, unique_cache("auth"), KEY, engine.require(BASE), tmp_path / "kept",
+                                      progress)
     assert restored.wheels == 0 and restored.images == []
     assert len(restored.warnings) == 1 and "(authentication" in restored.warnings[0], restored.warnings
     assert len([line for line in progress.lines if line.startswith("warning:")]) == 1
