@@ -57,6 +57,8 @@ def build(settings: Settings, engine: Engine, reporter: Reporter, nocache: bool 
     ``cache_from_registry``/``cache_to_registry``: pull the build cache before, push it after the
     gate passed the image (``registry_cache``)."""
     repository = cache_repository(settings) if cache_from_registry or cache_to_registry else None
+    pulling = registry_cache.Restore(engine, repository, reporter) if repository and cache_from_registry \
+        and not nocache else None  # the stage images pull while the context is composed
     how = base_image.ensure(engine, settings.base, reporter)
     reporter.say(f"base image {settings.base.image}: {how}")
     prepared = prepare(settings, reporter, cold=nocache)
@@ -65,16 +67,16 @@ def build(settings: Settings, engine: Engine, reporter: Reporter, nocache: bool 
         base = engine.require(settings.base.image)
         key = registry_cache.wheel_key(prepared.containerfile.read_text(),
                                        (prepared.context / "_build" / "requirements.txt").read_text(), base)
-    if repository and cache_from_registry and not nocache:
-        restored = registry_cache.restore(engine, repository, key, base, wheel_cache(settings), reporter)
-        if restored.wheels:
+    if pulling:
+        if pulling.wheels(key, wheel_cache(settings)).wheels:
             prepared = prepare(settings, reporter)  # now seeding them
+        restored = pulling.finish(base)
     seeded = sum(1 for _ in wheel_cache(settings).rglob("*.whl")) if not nocache and wheel_cache(settings).is_dir() else 0
     reporter.say(f"building {', '.join(settings.image.refs)} with {engine.kind}")
     reporter.start_build()
     image_labels = labels.oci_labels(settings, labels.git_facts(settings.root), datetime.datetime.now(datetime.timezone.utc))
     try:
-        if restored and restored.images:
+        if restored and any(ref.endswith(":stage-final") for ref in restored.images):
             result = build_from_layer_cache(engine, prepared, restored.images, image_labels, reporter)
         else:
             result = engine.build(prepared.context, prepared.containerfile.name, prepared.composed.build_args,
@@ -106,8 +108,8 @@ def build_from_layer_cache(engine: Engine, prepared: Prepared, images: list[str]
     Docker's classic builder takes layers from one cache_from image per build: after its first hit
     it ignores the others, so in one build of the whole Containerfile only one stage's steps could
     come from the cache. So each stage is built on its own, up to that stage (``target``), from its
-    own image; the next builds take that result as the stage (``registry_cache.stage_from``) instead
-    of building it again. The image is the same as one build's: each stage is built from the same
+    own image (without one, from the gated image, for the base stage's layers); the next builds take
+    that result as the stage (``registry_cache.stage_from``) instead of building it again. The image is the same as one build's: each stage is built from the same
     Containerfile, context and arguments."""
     by_stage = {ref.rsplit(":stage-", 1)[1]: ref for ref in images}
     containerfile = prepared.containerfile.read_text()
@@ -116,13 +118,13 @@ def build_from_layer_cache(engine: Engine, prepared: Prepared, images: list[str]
     for stage in registry_cache.STAGES:
         staged.write_text(containerfile)
         result = engine.build(prepared.context, staged.name, prepared.composed.build_args, {}, False, reporter.event,
-                              cache_from=[by_stage[stage]] if stage in by_stage else None, target=stage)
+                              cache_from=[by_stage.get(stage, by_stage["final"])], target=stage)
         reporter.build_done(result, f"{stage} stage")
         steps, cached = steps + result.steps, cached + result.cached
         containerfile = registry_cache.stage_from(containerfile, stage, result.image_id)
     staged.write_text(containerfile)
     result = engine.build(prepared.context, staged.name, prepared.composed.build_args, image_labels, False,
-                          reporter.event, cache_from=[by_stage["final"]] if "final" in by_stage else None)
+                          reporter.event, cache_from=[by_stage["final"]])
     return dataclasses.replace(result, steps=steps + result.steps, cached=cached + result.cached)
 
 

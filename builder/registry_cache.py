@@ -16,7 +16,7 @@ Two things travel, both under ``build.cache`` (default ``<publish.repository>-ca
 
 A cache that is missing, unreachable or does not match warns once and the build goes on cold:
 the cache can make a build faster, never fail it. Nothing is pushed before the image passed the
-gate, and the wheel image is scanned by the gate's secret scan before it is pushed.
+gate, and the wheel image and the stage images go through the gate's secret scan first.
 """
 from __future__ import annotations
 
@@ -109,63 +109,98 @@ def stage_from(containerfile: str, stage: str, image: str) -> str:
 
 @dataclass
 class Restored:
-    """What ``restore`` got: wheels put into the kept-wheels directory, and images for cache_from."""
+    """What ``Restore`` got: wheels put into the kept-wheels directory, and images for cache_from."""
     wheels: int = 0
     wheels_tag: str | None = None
     images: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
-def restore(engine: Engine, repository: str, key: WheelKey, base: Image, kept: Path,
-            progress: Progress) -> Restored:
-    """Pull the cache of ``repository`` for ``key``: its wheels into ``kept`` (pip's wheel cache
-    layout, merged with what is kept there), and for Docker the stage images built on ``base``,
-    for cache_from. The wheel pull comes first: when it cannot reach the registry, nothing more
-    is tried (one warning); the stage images are pulled side by side (their layers decompress on
-    every core)."""
-    restored = Restored()
-    auth = registry_auth()
+class Restore:
+    """Pull the cache of ``repository``. The gated image (``stage-final``: the base stage's layers
+    and the final stage's) starts pulling at once, while the build composes its context, which
+    the wheels' key needs; ``wheels`` then takes the wheels. When the exact wheel tag is there, the
+    requirements are those the cache was pushed with, and the galaxy and builder stage images are
+    pulled too, side by side; otherwise those stages are built again from their changed inputs,
+    and their images (the builder's holds the compilers) would be pulled for nothing. ``finish``
+    keeps the images built on this base. One warning when the registry cannot be reached."""
 
-    def pull(ref: str) -> str | None:
+    def __init__(self, engine: Engine, repository: str, progress: Progress):
+        self.engine, self.repository, self.progress = engine, repository, progress
+        self.auth = registry_auth()
+        self.restored = Restored()
+        self._pool = ThreadPoolExecutor(len(STAGES) + 1)
+        self._stages = {}
+        if engine.kind == "docker":
+            self._pull_stages(["final"])
+
+    def _pull_stages(self, stages: list[str]) -> None:
+        for stage in stages:
+            ref = f"{self.repository}:stage-{stage}"
+            self._stages[ref] = self._pool.submit(self._pull, ref)
+
+    def _pull(self, ref: str) -> str | None:
         """None when pulled or absent; else the warning."""
-        progress.say(f"build cache: pulling {ref}")
-        reason = engine.pull(ref, auth)
+        self.progress.say(f"build cache: pulling {ref}")
+        reason = self.engine.pull(ref, self.auth)
         if reason is None or _MISSING.search(reason):
             return None
         cause, advice = classify(reason)
         return f"cannot pull {ref} ({cause}: {reason}); {advice}"
 
-    for exact in (True, False):
-        ref = f"{repository}:{key.tag(exact)}"
-        if (unreachable := pull(ref)) is not None:
-            restored.warnings.append(unreachable)
-            break
-        if engine.image(ref) is not None:
-            if why := _take_wheels(engine, ref, key, exact, kept, restored):
+    def wheels(self, key: WheelKey, kept: Path) -> Restored:
+        """The wheels for ``key`` (or, with other requirements, for its base and Python), checked
+        against their record and merged into ``kept`` (pip's wheel cache layout)."""
+        restored = self.restored
+        for exact in (True, False):
+            ref = f"{self.repository}:{key.tag(exact)}"
+            if (unreachable := self._pull(ref)) is not None:
+                restored.warnings.append(unreachable)
+                return restored
+            if self.engine.image(ref) is None:
+                continue
+            if exact and self.engine.kind == "docker":
+                self._pull_stages(list(STAGES))
+            if why := _take_wheels(self.engine, ref, key, exact, kept, restored):
                 restored.warnings.append(f"{ref} not used: {why}")
             else:
                 break
-    else:
-        if not restored.warnings:
-            restored.warnings.append(f"no wheels for this base, Python and requirements in {repository} yet "
-                                     f"(they are pushed by a build with --cache-to-registry)")
-    if engine.kind == "docker" and not any(w.startswith("cannot pull") for w in restored.warnings):
-        refs = [f"{repository}:stage-{stage}" for stage in (*STAGES, "final")]
-        with ThreadPoolExecutor(len(refs)) as pool:
-            failures = [w for w in pool.map(pull, refs) if w is not None]
-        restored.warnings += failures[:1]
-        pulled = [ref for ref in refs if engine.image(ref) is not None]
+        else:
+            if not restored.warnings:
+                restored.warnings.append(f"no wheels for this base, Python and requirements in {self.repository} "
+                                         f"yet (they are pushed by a build with --cache-to-registry)")
+        if restored.wheels_tag and restored.wheels_tag.endswith("-any"):
+            self.progress.say("build cache: the requirements changed since the cache was pushed: the galaxy and "
+                              "builder stages are built again, so their images are not pulled")
+        return restored
+
+    def finish(self, base: Image) -> Restored:
+        """Wait for the stage images and keep those built on ``base``; say what came."""
+        restored = self.restored
+        failures = [w for w in (future.result() for future in self._stages.values()) if w is not None]
+        self._pool.shutdown()
+        if failures and not any(w.startswith("cannot pull") for w in restored.warnings):
+            restored.warnings.append(failures[0])
+        pulled = [ref for ref in self._stages if self.engine.image(ref) is not None]
         # An image built on another base (an upgraded one) has no layer for this build to reuse.
-        restored.images = [ref for ref in pulled if engine.image(ref).layers[:len(base.layers)] == base.layers]
+        restored.images = [ref for ref in pulled if self.engine.image(ref).layers[:len(base.layers)] == base.layers]
         if pulled and not restored.images:
-            progress.say("build cache: the stage images were built on another base; not used")
-    for warning in restored.warnings:
-        progress.say(f"warning: build cache: {warning}; going on without it")
-    parts = ([f"{restored.wheels} wheel(s) from {restored.wheels_tag}"] if restored.wheels else []) + \
-            ([f"{len(restored.images)} stage image(s) for the layer cache"] if restored.images else [])
-    if parts:
-        progress.say(f"build cache {repository}: " + ", ".join(parts))
-    return restored
+            self.progress.say("build cache: the stage images were built on another base; not used")
+        for warning in restored.warnings:
+            self.progress.say(f"warning: build cache: {warning}; going on without it")
+        parts = ([f"{restored.wheels} wheel(s) from {restored.wheels_tag}"] if restored.wheels else []) + \
+                ([f"{len(restored.images)} stage image(s) for the layer cache"] if restored.images else [])
+        if parts:
+            self.progress.say(f"build cache {self.repository}: " + ", ".join(parts))
+        return restored
+
+
+def restore(engine: Engine, repository: str, key: WheelKey, base: Image, kept: Path,
+            progress: Progress) -> Restored:
+    """All of ``Restore`` at once."""
+    pulling = Restore(engine, repository, progress)
+    pulling.wheels(key, kept)
+    return pulling.finish(base)
 
 
 def _take_wheels(engine: Engine, ref: str, key: WheelKey, exact: bool, kept: Path, restored: Restored) -> str | None:
@@ -201,18 +236,25 @@ def save(engine: Engine, repository: str, key: WheelKey, kept: Path, stages: dic
     never fails the build."""
     auth = registry_auth()
     warnings: list[str] = []
-    pushes: list[tuple[str, str]] = []
+    candidates: list[tuple[str, list[str], str]] = []   # (image, tags, what)
     if any(kept.rglob("*.whl")):
         with tempfile.TemporaryDirectory(prefix="ee-builder-wheels-") as tmp:
             artifact = _wheel_image(engine, Path(tmp), key, kept, python)
-        leaks = gate.scan(engine, artifact)
+        candidates.append((artifact, [key.tag(True), key.tag(False)], "the wheels"))
+    if engine.kind == "docker" and image_id:
+        candidates += [(stages[name], [f"stage-{name}"], f"the {name} stage") for name in STAGES if name in stages]
+    pushes: list[tuple[str, str]] = []
+    for source, tags, what in candidates:
+        # The gated image is not all that goes: the stage images hold what the build stages did
+        # (pip's caches, build dependencies), and are scanned like it.
+        progress.say(f"build cache: the gate's secret scan of {what}")
+        leaks = gate.scan(engine, source)
         if leaks:
-            warnings.append("the gate found secret material in the wheels, so they are not pushed: "
+            warnings.append(f"the gate found secret material in {what}, so it is not pushed: "
                             + "; ".join(leak.describe() for leak in leaks))
         else:
-            pushes += [(artifact, key.tag(True)), (artifact, key.tag(False))]
+            pushes += [(source, tag) for tag in tags]
     if engine.kind == "docker" and image_id:
-        pushes += [(stages[name], f"stage-{name}") for name in STAGES if name in stages]
         pushes.append((image_id, "stage-final"))
     refs = [f"{repository}:{tag}" for _, tag in pushes]
     for (source, _), ref in zip(pushes, refs):

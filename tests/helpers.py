@@ -158,10 +158,10 @@ def build_image(engine: Engine, directory: Path, tag: str, buildargs: dict[str, 
     engine.tag(result.image_id, [tag])
 
 
-def registry_digest(cluster, tag: str) -> str | None:
-    """The digest the local registry serves for ``REPOSITORY:tag``, or None when it has no such tag."""
+def registry_digest(cluster, tag: str, repository: str = REPOSITORY) -> str | None:
+    """The digest the local registry serves for ``repository:tag``, or None when it has no such tag."""
     creds = cluster.registry_credentials
-    response = requests.head(f"https://{REGISTRY}/v2/test/published/manifests/{tag}",
+    response = requests.head(f"https://{REGISTRY}/v2/{repository.removeprefix(REGISTRY + '/')}/manifests/{tag}",
                              auth=(creds["username"], creds["password"]), verify=str(cluster.pki / "ca.crt"),
                              headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"}, timeout=10)
     return response.headers.get("Docker-Content-Digest") if response.status_code == 200 else None

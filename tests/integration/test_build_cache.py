@@ -22,7 +22,7 @@ from builder.progress import Progress
 from builder.settings import EngineSettings
 from tests.harness.cluster.registry import REGISTRY
 from tests.harness.fresh_docker import FreshDocker
-from tests.helpers import build_image, ee_builder, project_settings, project_with
+from tests.helpers import build_image, ee_builder, project_settings, project_with, registry_digest
 
 IMAGE_NAME = "localhost/ee-builder-test-cache"
 BASE = "localhost/debian:bookworm"
@@ -61,6 +61,7 @@ def test_a_fresh_runner_builds_from_the_registry_cache(built, registry_env, tmp_
     warm = project_with(tmp_path / "warm", cache_settings(cache))
     output = build(warm, "--cache-to-registry", env=registry_env)
     assert "the gate judges the image before anything is pushed" in output
+    assert "the gate's secret scan of the builder stage" in output
     for tag in ("stage-builder", "stage-galaxy", "stage-final"):
         assert f"pushing {cache}:{tag}" in output
     assert re.search(rf"pushing {re.escape(cache)}:wheels-[0-9a-f]{{24}} ", output)
@@ -184,3 +185,27 @@ def test_a_wrong_password_is_one_warning(engine, cluster, registry_env, tmp_path
     assert restored.wheels == 0 and restored.images == []
     assert len(restored.warnings) == 1 and "(authentication" in restored.warnings[0], restored.warnings
     assert len([line for line in progress.lines if line.startswith("warning:")]) == 1
+
+
+def test_a_stage_image_with_a_secret_is_never_pushed(engine, cluster, registry_env, tmp_path, monkeypatch):
+    """The builder stage is not the gated image: it is scanned before it goes to the cache."""
+    for name, value in registry_env.items():
+        monkeypatch.setenv(name, value)
+    secret = "stage-" + uuid.uuid4().hex
+    monkeypatch.setenv("PYPI_TOKEN", secret)   # a token the build used, left in a stage's pip.conf
+    (tmp_path / "pip.conf").write_text(f"[global]\nindex-url = https://__token__:{secret}@pypi.example.com/simple\n")
+    (tmp_path / "Containerfile").write_text(f"FROM {BASE}\nCOPY pip.conf /etc/pip.conf\n")
+    leaky = f"localhost/ee-builder-test-leaky-stage:{uuid.uuid4().hex[:8]}"
+    build_image(engine, tmp_path, leaky)
+    repository = unique_cache("leaky")
+    try:
+        progress = Quiet()
+        warnings = registry_cache.save(engine, repository, KEY, tmp_path / "no-wheels", {"builder": leaky},
+                                       engine.require(BASE).id, None, progress)
+    finally:
+        engine.remove(leaky, force=True)
+        engine.remove(f"{repository}:stage-final", prune=False)
+    assert [w for w in warnings if w.startswith("the gate found secret material in the builder stage")], warnings
+    assert secret not in " ".join(progress.lines + warnings)
+    assert registry_digest(cluster, "stage-builder", repository) is None
+    assert registry_digest(cluster, "stage-final", repository) is not None
