@@ -35,12 +35,15 @@ test-settings: host venv-test
 # to the local TLS registry of tests/harness/cluster/ with its generated credentials.
 ci: SETTINGS = $(TEST_SETTINGS)
 ci: test-settings cluster-up
-	export EE_REGISTRY_USERNAME=$$($(BIN)/python -m tests.harness.cluster credential username) \
-	       EE_REGISTRY_PASSWORD=$$($(BIN)/python -m tests.harness.cluster credential password); \
-	$(MAKE) build test SETTINGS=$(SETTINGS) BUILD_ARGS="--cache-from-registry --cache-to-registry" && \
-	$(BIN)/ee-builder check --settings $(SETTINGS) && \
-	$(BIN)/ee-builder publish --settings $(SETTINGS) && \
+	$(REGISTRY_CREDENTIALS) $(MAKE) build test SETTINGS=$(SETTINGS) BUILD_ARGS="--cache-from-registry --cache-to-registry"
+	$(BIN)/ee-builder check --settings $(SETTINGS)
+	$(REGISTRY_CREDENTIALS) $(BIN)/ee-builder publish --settings $(SETTINGS)
 	$(BIN)/ee-builder awx objects --settings $(SETTINGS) -o awx
+
+# The local registry's generated credentials, as the environment of one command (each its own
+# line: `make -n` runs a line that calls $(MAKE), and must not run a publish with it).
+REGISTRY_CREDENTIALS = EE_REGISTRY_USERNAME=$$($(BIN)/python -m tests.harness.cluster credential username) \
+	EE_REGISTRY_PASSWORD=$$($(BIN)/python -m tests.harness.cluster credential password)
 
 inspect: venv
 	$(BIN)/ee-builder inspect $(IMAGE)
