@@ -71,7 +71,8 @@ def build(settings: Settings, engine: Engine, reporter: Reporter, nocache: bool 
         if pulling.wheels(key, wheel_cache(settings)).wheels:
             prepared = prepare(settings, reporter)  # now seeding them
         restored = pulling.finish(base)
-    seeded = sum(1 for _ in wheel_cache(settings).rglob("*.whl")) if not nocache and wheel_cache(settings).is_dir() else 0
+    kept = wheel_cache(settings)
+    seeded = sum(1 for _ in kept.rglob("*.whl")) if not nocache and kept.is_dir() else 0
     reporter.say(f"building {', '.join(settings.image.refs)} with {engine.kind}")
     reporter.start_build()
     image_labels = labels.oci_labels(settings, labels.git_facts(settings.root), datetime.datetime.now(datetime.timezone.utc))
@@ -108,9 +109,10 @@ def build_from_layer_cache(engine: Engine, prepared: Prepared, images: list[str]
     Docker's classic builder takes layers from one cache_from image per build: after its first hit
     it ignores the others, so in one build of the whole Containerfile only one stage's steps could
     come from the cache. So each stage is built on its own, up to that stage (``target``), from its
-    own image (without one, from the gated image, for the base stage's layers); the next builds take
-    that result as the stage (``registry_cache.stage_from``) instead of building it again. The image is the same as one build's: each stage is built from the same
-    Containerfile, context and arguments."""
+    own image (without one, from the gated image, for the base stage's layers); the next builds
+    take that result as the stage (``registry_cache.stage_from``) instead of building it again.
+    The image is the same as one build's: each stage is built from the same Containerfile, context
+    and arguments."""
     by_stage = {ref.rsplit(":stage-", 1)[1]: ref for ref in images}
     containerfile = prepared.containerfile.read_text()
     staged = prepared.context / "Containerfile.staged"

@@ -49,7 +49,7 @@ class Reporter:
             self.console.print(f"[dim]{self.elapsed():>6.1f}s[/] [bold]step {event.number:>2}/{event.total}[/] "
                                f"{escape(text)}", markup=True)
         elif event.kind == "cached":
-            pass
+            pass  # counted by the build stream (BuildResult)
         elif self.verbose:
             self.console.print(f"         {event.text}", markup=False)
         elif time.monotonic() - self._last_print >= HEARTBEAT and self._step is not None:
